@@ -1,0 +1,259 @@
+"""Which base architecture a LoRA was trained for: metadata first, then keys and shapes.
+
+Order and signals follow spec/block-weights.md §4.3. The result carries the evidence used, so
+`unknown` always says what was seen.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+ARCHITECTURES = (
+    "sd1", "sd2", "sdxl", "sd3", "flux", "chroma", "wan", "hunyuan_video", "qwen_image",
+    "hidream", "lumina2", "ltxv", "unknown",
+)
+# Architectures a single family of base checkpoints can load (planner compatibility, ...).
+FAMILY = {"chroma": "flux"}
+
+
+@dataclass
+class Architecture:
+    name: str
+    variant: str | None = None
+    source: str = "keys"                # "metadata", "keys" or "metadata+keys"
+    evidence: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+
+# modelspec.architecture prefix (lower case, before "/lora") -> (architecture, variant)
+_MODELSPEC = (
+    ("stable-diffusion-v1", "sd1", None),
+    ("stable-diffusion-v2-768-v", "sd2", "768-v"),
+    ("stable-diffusion-v2", "sd2", None),
+    ("stable-diffusion-xl-v1-refiner", "sdxl", "refiner"),
+    ("stable-diffusion-xl", "sdxl", None),
+    ("stable-diffusion-3-5-large", "sd3", "3.5-large"),
+    ("stable-diffusion-3-5-medium", "sd3", "3.5-medium"),
+    ("stable-diffusion-3", "sd3", "medium"),
+    ("flux-1-dev", "flux", "dev"),
+    ("flux-1-schnell", "flux", "schnell"),
+    ("flux.1-dev", "flux", "dev"),
+    ("flux-1", "flux", None),
+    ("chroma", "chroma", None),
+    ("wan", "wan", None),
+    ("hunyuan-video-1.5", "hunyuan_video", "1.5"),
+    ("hunyuan-video", "hunyuan_video", None),
+    ("framepack", "hunyuan_video", "framepack"),
+    ("qwen-image", "qwen_image", None),
+    ("lumina-2", "lumina2", None),
+)
+
+# ss_base_model_version -> (architecture, variant)
+_SS_BASE = (
+    ("sd_v1", "sd1", None),
+    ("sd_v2_v", "sd2", "768-v"),
+    ("sd_v2", "sd2", None),
+    ("sdxl", "sdxl", None),
+    ("flux_kontext", "flux", "kontext"),
+    ("flux1", "flux", None),
+    ("chroma", "chroma", None),
+    ("5-large", "sd3", "3.5-large"),
+    ("5-medium", "sd3", "3.5-medium"),
+    ("medium", "sd3", "medium"),
+    ("hunyuan_video_1_5", "hunyuan_video", "1.5"),
+    ("hunyuan_video", "hunyuan_video", None),
+    ("framepack", "hunyuan_video", "framepack"),
+    ("wan", "wan", None),
+    ("qwen_image", "qwen_image", None),
+    ("lumina2", "lumina2", None),
+)
+
+
+def from_metadata(meta: dict):
+    """(architecture, variant, evidence) from the header's metadata, or None."""
+    spec = meta.get("modelspec.architecture", "")
+    if spec:
+        low = spec.lower().split("/")[0]
+        for prefix, arch, variant in _MODELSPEC:
+            if low.startswith(prefix):
+                return arch, variant, f"modelspec.architecture={spec}"
+    base = meta.get("ss_base_model_version", "")
+    if base:
+        low = base.lower()
+        for prefix, arch, variant in _SS_BASE:
+            if low.startswith(prefix):
+                return arch, variant, f"ss_base_model_version={base}"
+    return None
+
+
+_BLOCK_INDEX = re.compile(r"^(double_blocks|single_blocks|joint_blocks|blocks|transformer_blocks|single_transformer_blocks|double_stream_blocks|layers)_(\d+)(?:_|$)")
+_SD_UNET = ("input_blocks_", "middle_block_", "output_blocks_", "down_blocks_", "mid_block_", "up_blocks_")
+_HUNYUAN_NAMES = ("img_mlp_fc1", "img_mod_linear", "txt_mod_linear", "modulation_linear", "individual_token_refiner", "img_attn_qkv_")
+
+
+def from_keys(layout):
+    """(architecture, variant, evidence) from module names and shapes; ("unknown", None, why)."""
+    unet = layout.unet
+    indices: dict = {}
+    for m in unet:
+        hit = _BLOCK_INDEX.match(m.name.flat)
+        if hit:
+            indices.setdefault(hit.group(1), set()).add(int(hit.group(2)))
+    flats = [m.name.flat for m in unet]
+
+    if "double_blocks" in indices or "single_blocks" in indices:
+        return _dit_family(unet, indices)
+    if "joint_blocks" in indices:
+        return _sd3(unet, "joint_blocks")
+    if "double_stream_blocks" in indices:
+        return "hidream", None, "double_stream_blocks"
+    if "blocks" in indices and any("self_attn" in f or "cross_attn" in f or "_ffn_" in f for f in flats):
+        return _wan(unet, indices)
+    if "transformer_blocks" in indices or "single_transformer_blocks" in indices:
+        return _transformer_blocks(unet, indices)
+    if "layers" in indices and any("attention" in f for f in flats):
+        return "lumina2", None, "layers.N.attention"
+    if any(f.startswith(_SD_UNET) for f in flats):
+        return _sd_unet(layout)
+    if layout.te and not unet:
+        return _te_only(layout)
+    seen = sorted({m.name.raw.split(".")[0].split("_blocks")[0] for m in layout.modules})[:5]
+    return "unknown", None, "no known block layout in module names" + (f" (e.g. {', '.join(seen)})" if seen else "")
+
+
+def _dit_family(unet, indices):
+    doubles = indices.get("double_blocks", set())
+    singles = indices.get("single_blocks", set())
+    raws = [m.name.raw for m in unet]
+    flats = [m.name.flat for m in unet]
+    tencent = any(n in f for f in flats for n in _HUNYUAN_NAMES if n != "img_attn_qkv_") or any(
+        ".img_attn_qkv" in r or ".txt_attn_qkv" in r for r in raws
+    )
+    if tencent or (doubles and max(doubles) >= 19) or (singles and max(singles) >= 38):
+        why = "Tencent layer names" if tencent else f"double_blocks up to {max(doubles, default=-1)}, single_blocks up to {max(singles, default=-1)}"
+        return "hunyuan_video", _coverage(doubles, singles, 20, 40), f"double/single blocks with {why}"
+    arch = "chroma" if any("distilled_guidance_layer" in f for f in flats) else "flux"
+    return arch, _coverage(doubles, singles, 19, 38), f"double_blocks/single_blocks ({len(doubles)} double, {len(singles)} single)"
+
+
+def _coverage(doubles, singles, n_double, n_single):
+    if doubles == set(range(n_double)) and singles == set(range(n_single)):
+        return "full"
+    if doubles and not singles:
+        return "double-only" if doubles == set(range(n_double)) else "partial double-only"
+    if singles and not doubles:
+        return "single-only" if singles == set(range(n_single)) else "partial single-only"
+    return "partial"
+
+
+def _first_in_dim(unet, *needles):
+    for m in unet:
+        if m.in_dim and all(n in m.name.flat for n in needles):
+            return m.in_dim
+    return None
+
+
+def _sd3(unet, block_word):
+    hidden = _first_in_dim(unet, "x_block", "attn_qkv") or _first_in_dim(unet, "attn_to_q") or _first_in_dim(unet, "mlp_fc1")
+    attn2 = any("attn2" in m.name.flat for m in unet)
+    if hidden == 2432:
+        variant = "3.5-large"
+    elif attn2:
+        variant = "3.5-medium"
+    elif hidden == 1536:
+        variant = "medium"
+    else:
+        variant = None
+    return "sd3", variant, f"{block_word} with hidden size {hidden}"
+
+
+def _wan(unet, indices):
+    dim = _first_in_dim(unet, "self_attn_q") or _first_in_dim(unet, "self_attn_k") or _first_in_dim(unet, "cross_attn_q")
+    variant = {1536: "2.1-1.3B", 3072: "2.2-5B", 5120: "14B"}.get(dim)
+    if any("k_img" in m.name.flat for m in unet):
+        variant = (variant + " " if variant else "") + "i2v"
+    return "wan", variant, f"blocks.N self_attn/cross_attn/ffn, dim {dim}"
+
+
+def _transformer_blocks(unet, indices):
+    flats = [m.name.flat for m in unet]
+    if any(("img_mlp" in f or "img_mod" in f or "txt_mlp" in f) for f in flats):
+        return "qwen_image", None, "transformer_blocks with img_mlp/img_mod/txt_mlp"
+    hidden = _first_in_dim(unet, "attn_to_q") or _first_in_dim(unet, "attn_to_k")
+    if "single_transformer_blocks" in indices or hidden == 3072:
+        doubles = indices.get("transformer_blocks", set())
+        singles = indices.get("single_transformer_blocks", set())
+        return "flux", _coverage(doubles, singles, 19, 38), f"diffusers transformer_blocks/single_transformer_blocks, hidden {hidden}"
+    if hidden in (1536, 2432) or any("context_block" in f or "ff_context" in f for f in flats):
+        return _sd3(unet, "transformer_blocks")
+    if any("attn1" in f for f in flats) and any("attn2" in f for f in flats):
+        return "ltxv", None, f"transformer_blocks with attn1/attn2, hidden {hidden}"
+    return "unknown", None, f"transformer_blocks with hidden {hidden}: no known model matches"
+
+
+# Cross-attention context width (attn2 to_k/to_v in-features) of the SD UNet family.
+_CONTEXT_DIM = {768: ("sd1", None), 1024: ("sd2", None), 2048: ("sdxl", None), 1280: ("sdxl", "refiner")}
+
+
+def _sd_unet(layout):
+    unet = layout.unet
+    for m in unet:
+        flat = m.name.flat
+        if "attn2" in flat and (flat.endswith("to_k") or flat.endswith("to_v")) and m.in_dim in _CONTEXT_DIM:
+            arch, variant = _CONTEXT_DIM[m.in_dim]
+            return arch, variant, f"cross-attention context dim {m.in_dim}"
+    flats = [m.name.flat for m in unet]
+    if any(m.name.slot == "te2" and not m.name.looks_t5 for m in layout.te):
+        return "sdxl", None, "two CLIP text encoders (lora_te1_ + lora_te2_)"
+    if any(f.startswith("up_blocks_0_attentions") or f.startswith("output_blocks_0_1_") for f in flats):
+        return "sdxl", None, "attention in the first output level"
+    if any(re.match(r"^(input_blocks_[4578]_1|down_blocks_[12]_attentions_\d)_transformer_blocks_([2-9])", f) for f in flats):
+        return "sdxl", None, "more than two transformer blocks per attention"
+    attn_320 = any(f.startswith(("down_blocks_0_attentions", "input_blocks_1_1_", "input_blocks_2_1_")) for f in flats)
+    for m in unet:
+        if m.name.flat.endswith("proj_in") and "down" in m.roles:
+            if len(layout.shapes[m.roles["down"]]) == 4:
+                return "sd1", None, "1x1 conv proj_in"
+            if attn_320:
+                return "sd2", None, "linear proj_in with attention at 320 channels"
+    te = _te_only(layout) if layout.te else None
+    if te and te[0] != "unknown":
+        return te
+    if attn_320:
+        return "sd1", None, "attention at 320 channels"
+    return "unknown", None, "SD UNet names without a context-dim or text-encoder signal"
+
+
+def _te_only(layout):
+    slots = {m.name.slot for m in layout.te}
+    clip = [m for m in layout.te if not m.name.looks_t5]
+    if "te2" in slots and clip and any(m.name.slot == "te2" for m in clip):
+        return "sdxl", None, "two CLIP text encoders"
+    for m in clip:
+        if m.name.flat.endswith(("q_proj", "k_proj")) and m.in_dim:
+            if m.in_dim == 768:
+                return "sd1", None, "CLIP text encoder, hidden 768"
+            if m.in_dim == 1024:
+                return "sd2", None, "CLIP text encoder, hidden 1024"
+    return "unknown", None, "text-encoder-only LoRA without a decisive signal"
+
+
+def detect(metadata: dict, layout) -> Architecture:
+    """Metadata decides when it is present and agrees with the tensors' family; tensors win a
+    contradiction (with a warning), and metadata fills in what tensors cannot tell."""
+    meta = from_metadata(metadata)
+    keys_arch, keys_variant, keys_why = from_keys(layout)
+    if meta is None:
+        return Architecture(keys_arch, keys_variant, "keys", [keys_why])
+    m_arch, m_variant, m_why = meta
+    if keys_arch == "unknown":
+        return Architecture(m_arch, m_variant, "metadata", [m_why, keys_why])
+    if FAMILY.get(m_arch, m_arch) == FAMILY.get(keys_arch, keys_arch):
+        name = m_arch if keys_arch in ("flux", m_arch) else keys_arch
+        variant = ", ".join(dict.fromkeys(v for v in (m_variant, keys_variant) if v)) or None
+        return Architecture(name, variant, "metadata+keys", [m_why, keys_why])
+    return Architecture(
+        keys_arch, keys_variant, "keys", [keys_why, m_why],
+        warnings=[f"metadata says {m_arch} ({m_why}) but the tensors are {keys_arch}; trusting the tensors"],
+    )

@@ -1,0 +1,76 @@
+"""Why a file could not be inspected, one class per cause.
+
+    InspectError                 a file is not a usable LoRA; `code` is a short stable slug
+    ├── UnreadableFile           vanished, permission denied, a directory, I/O error   (unreadable)
+    ├── PickleContainer          .ckpt/.pt/.bin and friends; never unpickled            (pickle)
+    ├── HeaderError              the safetensors container itself is malformed
+    │   ├── EmptyFile                                                                   (empty)
+    │   ├── TruncatedFile        shorter than its header says                           (truncated)
+    │   ├── HeaderTooLarge       header length absurd or beyond the file                (header_too_large)
+    │   ├── InvalidHeader        not JSON, not an object, wrong field types             (invalid_header)
+    │   ├── UnknownDtype                                                                (unknown_dtype)
+    │   └── BadOffsets           offsets out of range, overlapping, size mismatch       (bad_offsets)
+    └── NotALora                 a readable file that is something else                 (not_a_lora)
+        ├── FullCheckpoint                                                              (checkpoint)
+        └── TextualInversion                                                            (embedding)
+
+Every message is one line that says what is wrong and, where there is one, what to do.
+"""
+
+from __future__ import annotations
+
+
+class InspectError(Exception):
+    code = "invalid"
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnreadableFile(InspectError):
+    code = "unreadable"
+
+
+class PickleContainer(InspectError):
+    code = "pickle"
+
+
+class HeaderError(InspectError):
+    code = "invalid_header"
+
+
+class EmptyFile(HeaderError):
+    code = "empty"
+
+
+class TruncatedFile(HeaderError):
+    code = "truncated"
+
+
+class HeaderTooLarge(HeaderError):
+    code = "header_too_large"
+
+
+class InvalidHeader(HeaderError):
+    code = "invalid_header"
+
+
+class UnknownDtype(HeaderError):
+    code = "unknown_dtype"
+
+
+class BadOffsets(HeaderError):
+    code = "bad_offsets"
+
+
+class NotALora(InspectError):
+    code = "not_a_lora"
+
+
+class FullCheckpoint(NotALora):
+    code = "checkpoint"
+
+
+class TextualInversion(NotALora):
+    code = "embedding"

@@ -1,0 +1,150 @@
+"""Read and validate a safetensors header without touching tensor data.
+
+Hostile input is expected: the length prefix is bounded before anything is allocated, the JSON
+is checked field by field, and every tensor's byte range must fit the data section exactly
+(contiguous from 0, size = prod(shape) x dtype size, nothing left over), as the safetensors
+format itself requires.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+
+import orjson
+
+from .errors import (
+    BadOffsets,
+    EmptyFile,
+    HeaderTooLarge,
+    InvalidHeader,
+    TruncatedFile,
+    UnknownDtype,
+    UnreadableFile,
+)
+
+# The reference implementation refuses headers over 100 MB; a LoRA's is well under 2 MB.
+MAX_HEADER_BYTES = 100_000_000
+
+DTYPE_BYTES = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1,
+    "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+    "I32": 4, "U32": 4, "F32": 4,
+    "I64": 8, "U64": 8, "F64": 8,
+}
+
+
+@dataclass(frozen=True)
+class Header:
+    """A validated header. `tensors` maps name -> (dtype, shape tuple, begin, end), offsets
+    relative to `data_start`."""
+
+    tensors: dict
+    metadata: dict
+    data_start: int
+    file_size: int
+
+
+def read_header(path: str) -> Header:
+    """Read 8 + N bytes of `path` and validate them against the file's size."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size == 0:
+                raise EmptyFile("empty file (0 bytes)")
+            if size < 8:
+                raise TruncatedFile(f"truncated: {size} bytes, shorter than the 8-byte header length")
+            (n,) = struct.unpack("<Q", fh.read(8))
+            _check_length(n, size)
+            raw = fh.read(n)
+    except IsADirectoryError:
+        raise UnreadableFile("is a directory, not a file") from None
+    except FileNotFoundError:
+        raise UnreadableFile("file not found (it may have been moved or deleted)") from None
+    except PermissionError:
+        raise UnreadableFile("permission denied") from None
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) != n:
+        raise TruncatedFile(f"truncated: header needs {n} bytes, file ended after {len(raw)}")
+    return parse_header(raw, size)
+
+
+def _check_length(n: int, size: int) -> None:
+    if n > MAX_HEADER_BYTES:
+        raise HeaderTooLarge(f"header length {n} bytes exceeds the {MAX_HEADER_BYTES}-byte limit")
+    if n > size - 8:
+        raise HeaderTooLarge(f"header length {n} bytes is larger than the file ({size} bytes)")
+    if n < 2:
+        raise InvalidHeader(f"header length {n} bytes is too short for a JSON object")
+
+
+def parse_header(raw: bytes, file_size: int) -> Header:
+    """Validate the JSON header `raw` (without its 8-byte length) for a file of `file_size` bytes."""
+    if raw[:1] != b"{":
+        raise InvalidHeader("header is not a JSON object (does not start with '{')")
+    try:
+        doc = orjson.loads(raw.rstrip(b" "))
+    except orjson.JSONDecodeError as exc:
+        raise InvalidHeader(f"header is not valid JSON ({exc.args[0] if exc.args else exc})") from None
+    if not isinstance(doc, dict):
+        raise InvalidHeader("header is not a JSON object")
+    metadata = doc.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict):
+        raise InvalidHeader("__metadata__ is not an object")
+    for key, value in metadata.items():
+        if not isinstance(value, str):
+            raise InvalidHeader(f"__metadata__ value for '{key}' is not a string")
+    data_start = 8 + len(raw)
+    tensors = _validate_tensors(doc, file_size - data_start)
+    return Header(tensors=tensors, metadata=metadata, data_start=data_start, file_size=file_size)
+
+
+def _validate_tensors(doc: dict, data_len: int) -> dict:
+    tensors = {}
+    spans = []
+    sizes = DTYPE_BYTES
+    for name, info in doc.items():
+        try:
+            dtype = info["dtype"]
+            shape = info["shape"]
+            begin, end = info["data_offsets"]
+        except (TypeError, KeyError, ValueError):
+            raise InvalidHeader(f"tensor '{name}': entry needs dtype, shape and two data_offsets") from None
+        item = sizes.get(dtype)
+        if item is None:
+            if isinstance(dtype, str):
+                raise UnknownDtype(f"tensor '{name}': unknown dtype '{dtype}'")
+            raise InvalidHeader(f"tensor '{name}': dtype is not a string")
+        count = 1
+        try:
+            for dim in shape:
+                if dim.__class__ is not int or dim < 0:
+                    raise InvalidHeader(f"tensor '{name}': shape {shape} is not a list of non-negative integers")
+                count *= dim
+        except TypeError:
+            raise InvalidHeader(f"tensor '{name}': shape is not a list") from None
+        if begin.__class__ is not int or end.__class__ is not int or begin < 0 or end < begin:
+            raise BadOffsets(f"tensor '{name}': data_offsets [{begin}, {end}] are not an increasing pair")
+        if end - begin != count * item:
+            raise BadOffsets(
+                f"tensor '{name}': data_offsets span {end - begin} bytes but shape {shape} of {dtype} needs {count * item}"
+            )
+        tensors[name] = (dtype, tuple(shape), begin, end)
+        spans.append((begin, end))
+    spans.sort()
+    position = 0
+    for begin, end in spans:
+        if begin != position:
+            what = "overlap" if begin < position else "leave a gap"
+            raise BadOffsets(f"tensor data_offsets {what} at byte {min(begin, position)} of the data section")
+        position = end
+    if position > data_len:
+        raise TruncatedFile(
+            f"truncated: the tensors need {position} bytes of data but the file holds {max(data_len, 0)} "
+            "(incomplete download?)"
+        )
+    if position != data_len:
+        raise BadOffsets(f"data section is {data_len} bytes but the tensors cover only {position}")
+    return tensors
