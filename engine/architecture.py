@@ -239,11 +239,12 @@ def _te_only(layout):
     return "unknown", None, "text-encoder-only LoRA without a decisive signal"
 
 
-def detect(metadata: dict, layout) -> Architecture:
+def detect(metadata: dict, layout, keys_result=None) -> Architecture:
     """Metadata decides when it is present and agrees with the tensors' family; tensors win a
-    contradiction (with a warning), and metadata fills in what tensors cannot tell."""
+    contradiction (with a warning), and metadata fills in what tensors cannot tell.
+    `keys_result` is a memoized `from_keys(layout)`."""
     meta = from_metadata(metadata)
-    keys_arch, keys_variant, keys_why = from_keys(layout)
+    keys_arch, keys_variant, keys_why = keys_result or from_keys(layout)
     if meta is None:
         return Architecture(keys_arch, keys_variant, "keys", [keys_why])
     m_arch, m_variant, m_why = meta

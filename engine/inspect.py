@@ -4,7 +4,7 @@ library) uses. Reads the header (and the few alpha scalars), never the weights."
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
 
 from . import architecture as arch_mod
@@ -18,6 +18,7 @@ from .errors import (
     PickleContainer,
     TextualInversion,
 )
+from .comfy_keymap import dropped_by_inspire, unmapped_by_comfyui
 from .keys import encoder_name
 from .layout import build_layout
 from .safetensors_header import read_header
@@ -28,6 +29,9 @@ from .tensors import read_scalars
 LORA_EXTENSIONS = (".safetensors", ".sft", ".ckpt", ".pt", ".pt2", ".pth", ".bin", ".pkl")
 PICKLE_EXTENSIONS = (".ckpt", ".pt", ".pt2", ".pth", ".bin", ".pkl")
 ENCODER_ORDER = ("clip_l", "clip_h", "clip_g", "t5xxl", "umt5xxl")
+# `alpha` is the most common value among this many alpha scalars spread evenly over the file:
+# each one sits on its own page, and inspection must stay a header read. Analysis reads them all.
+ALPHA_SAMPLE = 32
 
 
 @dataclass
@@ -76,36 +80,16 @@ def _inspect(path: str) -> Inspection:
         if _looks_pickled(path):
             raise PickleContainer("pickle format (named .safetensors): not loaded, convert to safetensors") from None
         raise
-    layout = build_layout(header.tensors)
+    facts = _table_facts(header)
     meta = header.metadata
-    if not layout.modules:
+    if facts.not_a_lora is not None:
         raise _not_a_lora(header, meta)
 
-    arch = arch_mod.detect(meta, layout)
-    rules = rules_for(arch.name)
-    blocks = set()
-    encoders = set()
-    for m in layout.modules:
-        if m.name.component == "te":
-            encoders.add(encoder_name(m.name, arch.name))
-        elif rules:
-            block = block_of(m.name.flat, rules)
-            if block is not None:
-                blocks.add(block)
-
-    adapter = summarize_adapters(layout.adapter_counts, any(m.conv for m in layout.modules))
-    ranks = Counter(m.rank for m in layout.modules if m.rank)
-    alpha_keys = [m.roles["alpha"] for m in layout.modules if "alpha" in m.roles]
-    alphas = Counter(read_scalars(path, header, alpha_keys).values()) if alpha_keys else Counter()
+    arch = arch_mod.detect(meta, facts.layout, facts.keys_arch)
+    blocks, encoders, inspire_warnings = facts.for_architecture(arch.name)
+    alphas = Counter(read_scalars(path, header, facts.alpha_keys).values()) if facts.alpha_keys else Counter()
     tags = meta_mod.tag_frequencies(meta)
     hint, hint_why = meta_mod.base_model_hint(meta, tags) if arch.name == "sdxl" else (None, None)
-
-    warnings = list(arch.warnings)
-    if layout.leftover:
-        warnings.append(
-            f"{len(layout.leftover)} tensor(s) are not LoRA parameters and would not load (e.g. '{layout.leftover[0]}')"
-        )
-    warnings.extend(_inspire_warnings(arch.name, layout))
     evidence = list(arch.evidence)
     if hint_why:
         evidence.append(f"base model hint from {hint_why}")
@@ -115,22 +99,89 @@ def _inspect(path: str) -> Inspection:
         ok=True,
         architecture=arch.name,
         variant=arch.variant,
-        adapter=adapter,
-        dora=any("dora_scale" in m.roles or "magnitude" in m.roles for m in layout.modules),
-        text_encoder=sorted(encoders, key=lambda e: (ENCODER_ORDER.index(e) if e in ENCODER_ORDER else 99, e)),
+        adapter=facts.adapter,
+        dora=facts.dora,
+        text_encoder=list(encoders),
         base_model_hint=hint,
-        blocks=position_labels(blocks),
-        rank=_mode(ranks),
+        blocks=list(blocks),
+        rank=facts.rank,
         alpha=_mode(alphas),
-        modules=len(layout.modules),
-        adapters=dict(sorted(layout.adapter_counts.items())),
+        modules=len(facts.layout.modules),
+        adapters=dict(facts.adapter_counts),
         title=meta_mod.title(meta),
         trigger_words=meta_mod.trigger_words(meta, tags),
         training_base=meta_mod.training_base(meta),
         has_thumbnail=meta_mod.thumbnail(meta) is not None,
         evidence=evidence,
-        warnings=warnings,
+        warnings=arch.warnings + facts.leftover_warnings + list(inspire_warnings),
     )
+
+
+class TableFacts:
+    """Everything that follows from a file's tensor table alone (not its metadata or values),
+    computed once per distinct table and shared by the files that repeat it."""
+
+    def __init__(self, tensors: dict):
+        layout = build_layout(tensors)
+        self.layout = layout
+        self.not_a_lora = None if layout.modules else True
+        self.keys_arch = arch_mod.from_keys(layout) if layout.modules else None
+        self.adapter = summarize_adapters(layout.adapter_counts, any(m.conv for m in layout.modules))
+        self.adapter_counts = tuple(sorted(layout.adapter_counts.items()))
+        self.rank = _mode(Counter(m.rank for m in layout.modules if m.rank))
+        self.dora = any("dora_scale" in m.roles or "magnitude" in m.roles for m in layout.modules)
+        alpha_keys = sorted(m.roles["alpha"] for m in layout.modules if "alpha" in m.roles)
+        step = max(1, len(alpha_keys) // ALPHA_SAMPLE)
+        self.alpha_keys = alpha_keys[::step][:ALPHA_SAMPLE]
+        self.leftover_warnings = [
+            f"{len(layout.leftover)} tensor(s) are not LoRA parameters and would not load (e.g. '{layout.leftover[0]}')"
+        ] if layout.leftover else []
+        self._by_arch: dict = {}
+
+    def for_architecture(self, architecture: str):
+        """(Inspire position labels, text encoders, Inspire warnings) for one architecture."""
+        hit = self._by_arch.get(architecture)
+        if hit is None:
+            rules = rules_for(architecture)
+            blocks = set()
+            encoders = set()
+            unmapped = unmapped_by_comfyui(self.layout, architecture)
+            skipped = {id(m) for m in unmapped} | {id(m) for m in dropped_by_inspire(self.layout)}
+            for m in self.layout.modules:
+                if id(m) in skipped:
+                    continue
+                if m.name.component == "te":
+                    encoders.add(encoder_name(m.name, architecture))
+                elif rules:
+                    block = block_of(m.name.flat, rules)
+                    if block is not None:
+                        blocks.add(block)
+            ordered = sorted(encoders, key=lambda e: (ENCODER_ORDER.index(e) if e in ENCODER_ORDER else 99, e))
+            warnings = _inspire_warnings(architecture, self.layout)
+            if unmapped:
+                warnings.insert(0, f"{len(unmapped)} of {len(self.layout.modules)} module(s) use names ComfyUI does not map "
+                                   f"and would not load (e.g. '{unmapped[0].name.raw}')")
+            hit = (tuple(position_labels(blocks)), tuple(ordered), tuple(warnings))
+            self._by_arch[architecture] = hit
+        return hit
+
+
+_FACTS_CACHE: OrderedDict = OrderedDict()
+_FACTS_CACHE_SIZE = 512
+
+
+def _table_facts(header) -> TableFacts:
+    digest = header.table_digest
+    if digest is None:
+        return TableFacts(header.tensors)
+    facts = _FACTS_CACHE.get(digest)
+    if facts is None:
+        facts = _FACTS_CACHE[digest] = TableFacts(header.tensors)
+        if len(_FACTS_CACHE) > _FACTS_CACHE_SIZE:
+            _FACTS_CACHE.popitem(last=False)
+    else:
+        _FACTS_CACHE.move_to_end(digest)
+    return facts
 
 
 def _mode(counter: Counter):
@@ -144,7 +195,8 @@ def _inspire_warnings(architecture: str, layout) -> list:
     """Where Inspire's block-weight node is known to load less than ComfyUI (§1.3 steps 1 and 6)."""
     out = []
     if any(".processor.qkv_lora" in m.name.raw or ".processor.proj_lora" in m.name.raw for m in layout.modules):
-        out.append("XLabs processor names: ComfyUI converts them on load, Inspire's block-weight node loads none of them")
+        out.append("XLabs processor names: Inspire's block-weight node loads none of them (ComfyUI's own loader converts "
+                   "them only when double block 18 and single block 37 are present)")
     if architecture == "sd3" and any("context_block" in m.name.flat for m in layout.unet):
         out.append("Inspire's block-weight node silently drops SD3 context_block patches")
     if architecture == "wan" and any(m.name.flat.startswith("text_embedding") for m in layout.unet):

@@ -8,8 +8,11 @@ format itself requires.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import struct
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import orjson
@@ -38,12 +41,27 @@ DTYPE_BYTES = {
 @dataclass(frozen=True)
 class Header:
     """A validated header. `tensors` maps name -> (dtype, shape tuple, begin, end), offsets
-    relative to `data_start`."""
+    relative to `data_start`; treat it as read-only, files with identical tensor tables share it.
+    `table_digest` identifies the tensor table (names, dtypes, shapes, offsets, data length), so
+    callers can memoize whatever they derive from it; None when the header has an unusual form."""
 
     tensors: dict
     metadata: dict
     data_start: int
     file_size: int
+    table_digest: bytes | None = None
+
+
+# A library repeats a few hundred tensor tables (one per trainer, version and rank) across
+# thousands of files that differ only in their metadata. The table is validated once per
+# digest; later files pay for a hash and the metadata parse only.
+_TABLE_CACHE: OrderedDict = OrderedDict()
+_TABLE_CACHE_SIZE = 512
+
+# `"__metadata__":{...}` with string keys and values only (what every writer produces).
+# Possessive quantifiers keep the match linear on hostile input.
+_STRING = rb'"(?:[^"\\]++|\\.)*+"'
+_METADATA = re.compile(rb'"__metadata__":(\{(?:' + _STRING + rb':' + _STRING + rb'(?:,' + _STRING + rb':' + _STRING + rb')*+)?\})')
 
 
 def read_header(path: str) -> Header:
@@ -68,7 +86,43 @@ def read_header(path: str) -> Header:
         raise UnreadableFile(f"cannot read: {exc.strerror or exc}") from None
     if len(raw) != n:
         raise TruncatedFile(f"truncated: header needs {n} bytes, file ended after {len(raw)}")
-    return parse_header(raw, size)
+    return _parse_with_table_cache(raw, size)
+
+
+def _parse_with_table_cache(raw: bytes, size: int) -> Header:
+    split = _split_metadata(raw)
+    if split is None:
+        return parse_header(raw, size)
+    meta_json, table = split
+    hasher = hashlib.blake2b(table, digest_size=16)
+    hasher.update(str(size - 8 - len(raw)).encode())
+    digest = hasher.digest()
+    tensors = _TABLE_CACHE.get(digest)
+    if tensors is None:
+        header = parse_header(raw, size)
+        _TABLE_CACHE[digest] = header.tensors
+        if len(_TABLE_CACHE) > _TABLE_CACHE_SIZE:
+            _TABLE_CACHE.popitem(last=False)
+        return Header(header.tensors, header.metadata, header.data_start, size, digest)
+    _TABLE_CACHE.move_to_end(digest)
+    metadata = orjson.loads(meta_json) if meta_json else {}
+    return Header(tensors, metadata, 8 + len(raw), size, digest)
+
+
+def _split_metadata(raw: bytes):
+    """(metadata JSON or None, the header bytes without it), or None for an unusual layout
+    (which then takes the full parse). Only the first key is looked at, where the reference
+    writer puts `__metadata__`, so a look-alike inside a string can never be taken for it. The
+    split is only a cache key: a table is validated by the full parse the first time it is seen."""
+    if raw[:1] != b"{":
+        return None
+    raw = raw.rstrip(b" ")  # padding to 8 bytes varies with the metadata's length
+    if not raw.startswith(b'{"__metadata__":'):
+        return None, raw
+    m = _METADATA.match(raw, 1)
+    if m is None:
+        return None
+    return m.group(1), b"{" + raw[m.end():]
 
 
 def _check_length(n: int, size: int) -> None:

@@ -31,14 +31,12 @@ def write(path: str, tensors: list, metadata: dict | None = None, sparse: bool =
     library of thousands of realistic headers costs almost no disk; arrays given are written.
     """
     entries = sorted(tensors, key=lambda t: t[0])
-    header = {}
+    header = {"__metadata__": dict(sorted(metadata.items()))} if metadata else {}
     offset = 0
     for name, dtype, shape, _ in entries:
         size = int(np.prod(shape, dtype=np.int64)) * _ITEM[dtype] if shape else _ITEM[dtype]
         header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + size]}
         offset += size
-    if metadata:
-        header["__metadata__"] = dict(sorted(metadata.items()))
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)
     tmp = path + ".tmp"
@@ -46,7 +44,8 @@ def write(path: str, tensors: list, metadata: dict | None = None, sparse: bool =
         fh.write(len(raw).to_bytes(8, "little"))
         fh.write(raw)
         start = fh.tell()
-        for (name, dtype, shape, array), meta in zip(entries, (header[e[0]] for e in entries)):
+        for name, dtype, shape, array in entries:
+            meta = header[name]
             if array is None:
                 if not sparse:
                     fh.write(b"\0" * (meta["data_offsets"][1] - meta["data_offsets"][0]))

@@ -322,7 +322,9 @@ def _block_name(lbw, key):
 def _strengths(patcher):
     out = {}
     for key, plist in patcher.patches.items():
-        vals = [float(p[0]) * float(p[2]) for p in plist]
+        # entry = (strength_patch, patch, strength_model, offset, function);
+        # Inspire passes strength_model * ratio as strength_patch.
+        vals = [float(p[0]) for p in plist]
         out[key] = vals[0] if len(set(vals)) == 1 else vals
     return out
 
@@ -349,14 +351,16 @@ def inspire_positions(lbw, patcher, clip, lora_sd):
     new_model, new_clip, _pv = L.load_lora_for_models(patcher, clip, lora_sd, 1.0, 1.0, False, 0, 4.0, 1.0, probe)
     applied = set(new_model.patches.keys()) | set(new_clip.patcher.patches.keys() if new_clip is not None else ())
     dropped = sorted({_first(k) for k in block_weights} - applied)
-    return positions, populated, dropped, len(muted)
+    return positions, populated, dropped, len(block_weights)
 
 
 def inspire_vector(lbw, patcher, clip, lora_sd, vector):
     L = lbw.LoraLoaderBlockWeight
+    _bw, muted, _pv = L.load_lbw(patcher, clip, lora_sd, False, 0, 4.0, 1.0, vector)
     new_model, new_clip, populated = L.load_lora_for_models(patcher, clip, lora_sd, 1.0, 1.0, False, 0, 4.0, 1.0, vector)
-    return populated, {"model": _strengths(new_model),
-                       "clip": _strengths(new_clip.patcher) if new_clip is not None else {}}
+    strengths = {"model": _strengths(new_model),
+                 "clip": _strengths(new_clip.patcher) if new_clip is not None else {}}
+    return populated, strengths, sorted({_first(k) for k in muted})
 
 
 def main(argv=None):
@@ -396,14 +400,16 @@ def main(argv=None):
             entry["inspire_positions"] = None
             entry["populated_vector"] = None
             if lbw is not None:
-                positions, populated, dropped, _ = inspire_positions(lbw, patcher, clip, lora_sd)
+                positions, populated, dropped, n_patches = inspire_positions(lbw, patcher, clip, lora_sd)
                 entry["inspire_positions"] = positions
                 entry["populated_vector"] = populated
+                entry["inspire_patch_keys"] = n_patches
                 entry["inspire_unapplied_keys"] = dropped
                 if args.vector is not None:
-                    pv, strengths = inspire_vector(lbw, patcher, clip, lora_sd, args.vector)
+                    pv, strengths, muted = inspire_vector(lbw, patcher, clip, lora_sd, args.vector)
                     entry["populated_vector"] = pv
                     entry["patch_strengths"] = strengths
+                    entry["inspire_muted_keys"] = muted
             entry["seconds"] = round(time.time() - tf, 2)
             files[path] = entry
             del lora_sd

@@ -1,0 +1,145 @@
+"""Benchmarks for the per-block analysis (issue 3), each against a baseline measured in the same run.
+
+1. Throughput on SDXL- and Flux-size LoRAs (fp16, hundreds of MB, generated): `analyze_file`
+   versus reading the same tensor bytes once from the page cache, two ways: (a) `readinto` of each
+   tensor's bytes (the I/O limit), (b) a numpy pass over each tensor's values (memmap `.sum()` in
+   its own dtype: the least any float computation on the data costs). Goal >= 0.7x.
+2. Versus the naive way on a Flux-size LoRA: materialise up @ down per module (float32) and take its
+   Frobenius norm. This is a lower bound of the naive cost (the naive spectral norm would add an SVD
+   of every out x in matrix). Goal >= 20x faster.
+3. Peak memory analysing a ~1 GB LoRA, in a fresh subprocess: VmHWM after the analysis minus VmHWM
+   after the imports. Goal <= 300 MB.
+
+Files are written into a temporary folder and deleted afterwards. Timings: warm page cache, best of
+3, baseline and analysis alternating.
+
+    python bench/bench_analyze.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from lora_atlas.engine.analysis import analyze_file
+from lora_atlas.engine.layout import build_layout
+from lora_atlas.engine.safetensors_header import read_header
+from lora_atlas.library.synthetic_loras import FIXTURES, Fixture, Part, flux_layers, write_fixture
+
+FLUX_UNET = Fixture("Flux kohya LoRA, diffusion model only", [Part(flux_layers(), "kohya_unet")],
+                    {"modelspec.architecture": "flux-1-dev/lora"})
+
+
+def best(fn, repeat=3) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def read_bytes(path: str) -> None:
+    header = read_header(path)
+    with open(path, "rb", buffering=0) as fh:
+        buf = bytearray(max((e - b for _, _, b, e in header.tensors.values()), default=0))
+        view = memoryview(buf)
+        for _, _, begin, end in header.tensors.values():
+            fh.seek(header.data_start + begin)
+            fh.readinto(view[:end - begin])
+
+
+_NP = {"F16": np.float16, "BF16": np.uint16, "F32": np.float32}
+
+
+def sum_values(path: str) -> None:
+    header = read_header(path)
+    mm = np.memmap(path, dtype=np.uint8, mode="r")
+    for dtype, shape, begin, end in header.tensors.values():
+        if end > begin:
+            mm[header.data_start + begin:header.data_start + end].view(_NP[dtype]).sum()
+
+
+def naive(path: str) -> None:
+    """up @ down per module in float32, then ‖ΔW‖_F (alpha/rank applied)."""
+    header = read_header(path)
+    layout = build_layout(header.tensors)
+    mm = np.memmap(path, dtype=np.uint8, mode="r")
+
+    def get(key):
+        dtype, shape, begin, end = header.tensors[key]
+        return mm[header.data_start + begin:header.data_start + end].view(np.float16).reshape(shape).astype(np.float32)
+
+    for m in layout.modules:
+        up, down = get(m.roles["up"]), get(m.roles["down"])
+        dw = up.reshape(up.shape[0], -1) @ down.reshape(down.shape[0], -1)
+        np.linalg.norm(dw)
+
+
+def throughput(root: str, name, fixture, rank: int, with_naive: bool) -> None:
+    path = os.path.join(root, f"{name}.safetensors")
+    write_fixture(fixture, path, rank=rank, dtype="F16")
+    size = os.path.getsize(path)
+    read_bytes(path)   # warm the page cache
+    t_read, t_sum, t_an = [], [], []
+    for _ in range(3):
+        t_read.append(best(lambda: read_bytes(path), 1))
+        t_sum.append(best(lambda: sum_values(path), 1))
+        t_an.append(best(lambda: analyze_file(path), 1))
+    r, s, a = min(t_read), min(t_sum), min(t_an)
+    mb = size / 1e6
+    print(f"{name}: {mb:.0f} MB, rank {rank}")
+    print(f"  baseline (a) readinto of every tensor : {r:7.3f} s  {mb / r:7.0f} MB/s")
+    print(f"  baseline (b) numpy pass over values   : {s:7.3f} s  {mb / s:7.0f} MB/s")
+    print(f"  analyze_file                          : {a:7.3f} s  {mb / a:7.0f} MB/s")
+    print(f"  ratio vs (a): {r / a:.2f}x   ratio vs (b): {s / a:.2f}x   (goal >= 0.7x)")
+    if with_naive:
+        t_naive = best(lambda: naive(path), 1)
+        print(f"  naive up@down + Frobenius norm        : {t_naive:7.3f} s  -> analysis is {t_naive / a:.1f}x faster (goal >= 20x)")
+    os.remove(path)
+
+
+_RSS_CHILD = """
+import sys
+from lora_atlas.engine.analysis import analyze_file
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) / 1024
+base = hwm()
+r = analyze_file(sys.argv[1])
+assert r["ok"], r["error"]
+print(base, hwm())
+"""
+
+
+def peak_memory(root: str, rank: int) -> None:
+    path = os.path.join(root, "flux_1gb.safetensors")
+    write_fixture(FLUX_UNET, path, rank=rank, dtype="F16")
+    size = os.path.getsize(path)
+    out = subprocess.run([sys.executable, "-c", _RSS_CHILD, path], capture_output=True, text=True, check=True).stdout
+    base, peak = map(float, out.split())
+    print(f"peak memory, Flux rank {rank} LoRA of {size / 1e6:.0f} MB: interpreter after imports {base:.0f} MB, "
+          f"peak {peak:.0f} MB -> {peak - base:.0f} MB above baseline (goal <= 300 MB)")
+    os.remove(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller files (a smoke run)")
+    args = parser.parse_args()
+    scale = 4 if args.quick else 1
+    with tempfile.TemporaryDirectory(prefix="bench_analyze_") as root:
+        throughput(root, "sdxl_lora", FIXTURES["sdxl_lora"], 64 // scale, False)
+        throughput(root, "flux_lora", FLUX_UNET, 32 // scale, True)
+        peak_memory(root, 104 // scale)
+
+
+if __name__ == "__main__":
+    main()

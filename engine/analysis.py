@@ -1,0 +1,246 @@
+"""Per-block analysis: where a LoRA acts and how hard, measured from its weights.
+
+For every module, the change ΔW that ComfyUI applies at strength 1 (engine.adapter_maths, never
+materialised): its energy ‖ΔW‖²_F, spectral norm σ₁ and effective rank exp(H), H the entropy of
+σᵢ²/Σσ². Modules are summed per Inspire position (the file's own `blocks`, as `inspect` lists
+them), per group (BASE, IN, MID, OUT, DOUBLE, SINGLE) and per text encoder:
+
+    energy          Σ of the modules' ‖ΔW‖²_F (+ ‖Δbias‖² for diff_b)
+    share           energy / the file's total energy (diffusion model + text encoders)
+    spectral_norm   max of the modules' σ₁
+    effective_rank  energy-weighted mean of the modules' effective ranks
+    modules         count
+
+`blocks` covers the diffusion model only (BASE = its modules outside any block); text encoders are
+in `text_encoders`, and `clip_share` is their share of the total. DoRA files report the low-rank
+part (ComfyUI renormalises with the base weight). OFT/BOFT only rotate the base weight, so their
+figures are relative (`units: "relative"`, engine.adapter_maths.Relative); GLoRA's W·a part is
+given as `relative_energy` next to the absolute figures of its b·b part.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .adapter_maths import AnalysisError, Change, Source, build_change, single_threaded_blas
+from .errors import InspectError
+from .inspect import inspect_file
+from .keys import encoder_name
+from .layout import Module, build_layout
+from .safetensors_header import read_header
+from .taxonomy import GROUP_ORDER, block_label, block_of, inspire_positions, rules_for
+
+ANALYSIS_VERSION = 1
+FIELDS = ("energy", "share", "spectral_norm", "effective_rank", "modules")
+
+
+@dataclass
+class Target:
+    """Where one module's change lands. `key` matches the same module across files."""
+
+    key: tuple          # (component, encoder, flat)
+    module: Module
+    encoder: str | None  # text encoder (clip_l, t5xxl, ...) or None for the diffusion model
+    block: str          # BASE, IN4, DOUBLE7, ... (diffusion model) or the encoder name
+    position: str | None  # Inspire position label ("MID1+OUT1" when merged); None for encoders
+
+
+class OpenedLora:
+    """A LoRA file ready for analysis: its inspection, its modules' targets, and its tensors
+    through a memory map. Use as a context manager."""
+
+    def __init__(self, path: str):
+        inspection = inspect_file(path)
+        if not inspection.ok:
+            error = InspectError(inspection.error)
+            error.code = inspection.error_code
+            raise error
+        self.path = path
+        self.inspection = inspection
+        self.architecture = inspection.architecture
+        header = read_header(path)
+        self.source = Source(path, header)
+        self.targets = _targets(build_layout(header.tensors).modules, self.architecture)
+
+    def change(self, target: Target) -> Change:
+        return build_change(target.module.adapter, target.module.roles, self.source)
+
+    def close(self):
+        self.source.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _targets(modules, architecture: str) -> list:
+    rules = rules_for(architecture)
+    placed = []
+    for m in modules:
+        if m.name.component == "te":
+            enc = encoder_name(m.name, architecture)
+            placed.append((m, enc, None))
+        else:
+            placed.append((m, None, block_of(m.name.flat, rules) if rules else None))
+    label_of = {}
+    for position in inspire_positions(b for _, enc, b in placed if enc is None and b is not None):
+        for block in position:
+            label_of[block] = "+".join(block_label(b) for b in position)
+    return [Target((m.name.component, enc, m.name.flat), m, enc, enc or block_label(b),
+                   None if enc else label_of.get(b, "BASE")) for m, enc, b in placed]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class _Sum:
+    """Running figures of a set of modules (absolute and relative kept apart)."""
+
+    __slots__ = ("energy", "spectral", "erank", "modules", "rel_energy", "rel_spectral", "rel_erank")
+
+    def __init__(self):
+        self.energy = self.spectral = self.erank = 0.0
+        self.rel_energy = self.rel_spectral = self.rel_erank = 0.0
+        self.modules = 0
+
+    def add(self, fig: dict) -> None:
+        self.modules += 1
+        e = fig["energy"]
+        self.energy += e
+        self.spectral = max(self.spectral, fig["spectral_norm"])
+        self.erank += e * fig["effective_rank"]
+        rel = fig.get("relative")
+        if rel:
+            self.rel_energy += rel["energy"]
+            self.rel_spectral = max(self.rel_spectral, rel["spectral_norm"])
+            self.rel_erank += rel["energy"] * rel["effective_rank"]
+
+    def out(self, total: float, relative_units: bool, with_relative: bool) -> dict:
+        if relative_units:
+            e, s, r = self.rel_energy, self.rel_spectral, self.rel_erank
+        else:
+            e, s, r = self.energy, self.spectral, self.erank
+        d = {"energy": e, "share": e / total if total > 0 else 0.0, "spectral_norm": s,
+             "effective_rank": r / e if e > 0 else 0.0, "modules": self.modules}
+        if with_relative:
+            d["relative_energy"] = self.rel_energy
+        return d
+
+
+def module_figures(change: Change) -> dict:
+    """{energy, spectral_norm, effective_rank, approximate, relative?} of one module's change."""
+    fig = {"energy": 0.0, "spectral_norm": 0.0, "effective_rank": 0.0, "approximate": False}
+    if change.form is not None:
+        spec = change.form.spectrum()
+        fig.update(energy=spec.energy, spectral_norm=spec.spectral_norm,
+                   effective_rank=spec.effective_rank, approximate=spec.approximate)
+    if change.bias is not None:
+        bias = change.bias.spectrum().energy
+        fig["energy"] += bias
+        if change.form is None:   # a bias-only change is one vector
+            fig.update(spectral_norm=math.sqrt(bias), effective_rank=1.0 if bias > 0 else 0.0)
+    if change.relative is not None:
+        fig["relative"] = change.relative.figures()
+    return fig
+
+
+def analyze_file(path: str, *, detail: bool = False) -> dict:
+    """The per-block analysis of one file as plain data. A file that cannot be analysed gives
+    ok=False with a one-line `error` and an `error_code`; it never raises for bad input."""
+    try:
+        with OpenedLora(path) as lora, single_threaded_blas():
+            return _analyze(lora, detail)
+    except InspectError as exc:
+        return _failed(path, exc.reason, exc.code)
+    except (ValueError, ArithmeticError, MemoryError, OSError) as exc:
+        return _failed(path, f"analysis failed: {exc}", "analysis_failed")
+
+
+def _failed(path, reason, code) -> dict:
+    return {"path": path, "ok": False, "error": reason, "error_code": code, "architecture": None,
+            "analysis_version": ANALYSIS_VERSION, "units": None, "total_energy": None, "clip_share": None,
+            "blocks": None, "groups": None, "text_encoders": None, "notes": []}
+
+
+def _analyze(lora: OpenedLora, detail: bool) -> dict:
+    positions, groups, encoders, notes = {}, {}, {}, {}
+    modules = []
+    has_abs = has_rel = False
+    for target in lora.targets:
+        try:
+            change = lora.change(target)
+            fig = module_figures(change)
+            lora.source.release()
+        except AnalysisError as exc:
+            raise type(exc)(f"module '{target.module.name.raw}': {exc.reason}") from None
+        if change.note:
+            notes[change.note] = notes.get(change.note, 0) + 1
+        has_abs |= change.form is not None or change.bias is not None
+        has_rel |= change.relative is not None
+        if target.encoder:
+            encoders.setdefault(target.encoder, _Sum()).add(fig)
+        else:
+            positions.setdefault(target.position, _Sum()).add(fig)
+            group = "BASE" if target.block == "BASE" else target.block.rstrip("0123456789")
+            groups.setdefault(group, _Sum()).add(fig)
+        if detail:
+            modules.append({"name": target.module.name.raw, "block": target.block, "position": target.position,
+                            "encoder": target.encoder, "adapter": target.module.adapter, **fig})
+    relative_units = has_rel and not has_abs
+    with_relative = has_rel and has_abs
+    unet, te = _Sum(), _Sum()
+    for s in groups.values():
+        _merge(unet, s)
+    for s in encoders.values():
+        _merge(te, s)
+    pick = (lambda s: s.rel_energy) if relative_units else (lambda s: s.energy)
+    total = pick(unet) + pick(te)
+
+    def out(s):
+        return s.out(total, relative_units, with_relative)
+
+    insp = lora.inspection
+    if insp.dora:
+        notes["DoRA: figures are the low-rank part; ComfyUI rescales by dora_scale over the base weight's norms"] = 1
+    result = {
+        "path": lora.path, "ok": True, "error": None, "error_code": None,
+        "architecture": lora.architecture, "adapter": insp.adapter, "dora": insp.dora,
+        "analysis_version": ANALYSIS_VERSION,
+        "units": "relative" if relative_units else "absolute",
+        "total_energy": total, "unet_energy": pick(unet), "text_encoder_energy": pick(te),
+        "clip_share": pick(te) / total if total > 0 else 0.0,
+        "blocks": [{"name": name, **out(positions.get(name, _Sum()))} for name in insp.blocks],
+        "groups": {g: out(groups[g]) for g in ("BASE",) + GROUP_ORDER if g in groups},
+        "text_encoders": {e: out(encoders[e]) for e in insp.text_encoder if e in encoders},
+        "notes": [f"{n} module(s): {text}" if n > 1 else text for text, n in sorted(notes.items())],
+    }
+    if with_relative:
+        result["relative_energy"] = unet.rel_energy + te.rel_energy
+    if detail:
+        result["modules"] = modules
+    return result
+
+
+def _merge(into: _Sum, s: _Sum) -> None:
+    into.modules += s.modules
+    into.energy += s.energy
+    into.erank += s.erank
+    into.spectral = max(into.spectral, s.spectral)
+    into.rel_energy += s.rel_energy
+    into.rel_erank += s.rel_erank
+    into.rel_spectral = max(into.rel_spectral, s.rel_spectral)
+
+
+def round_figures(document, digits: int = 6):
+    """A copy of a result with every float rounded to `digits` significant digits (what the CLI
+    prints, so the JSON is the same on every machine and BLAS)."""
+    if isinstance(document, float):
+        return float(f"{document:.{digits}g}") if math.isfinite(document) else None
+    if isinstance(document, dict):
+        return {k: round_figures(v, digits) for k, v in document.items()}
+    if isinstance(document, list):
+        return [round_figures(v, digits) for v in document]
+    return document

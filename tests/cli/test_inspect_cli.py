@@ -1,0 +1,82 @@
+"""`lora-atlas inspect`: the JSON contract of DESIGN.md and the readable table."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from lora_atlas.cli import main
+from lora_atlas.library.demo_library import build_demo_library
+
+CONTRACT = {"path", "ok", "error", "architecture", "adapter", "dora", "text_encoder", "base_model_hint", "blocks", "rank", "alpha"}
+
+
+def _run(capsysbinary, *argv):
+    code = main(list(argv))
+    out = capsysbinary.readouterr().out.decode()
+    return code, out
+
+
+def test_json_contract_on_demo_library(tmp_path, capsysbinary):
+    root = tmp_path / "demo"
+    written = build_demo_library(str(root))
+    code, out = _run(capsysbinary, "inspect", str(root), "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert [d["path"] for d in doc] == sorted(p for p in written)
+    for d in doc:
+        assert CONTRACT <= set(d)
+        if d["ok"]:
+            assert d["error"] is None and d["blocks"][0] == "BASE"
+        else:
+            assert d["error"] and d["architecture"] is None and d["blocks"] is None
+    by_name = {os.path.basename(d["path"]): d for d in doc}
+    assert by_name["ink_sketch_xl.safetensors"]["architecture"] == "sdxl"
+    assert by_name["portrait_flux.safetensors"]["text_encoder"] == ["clip_l", "t5xxl"]
+    assert by_name["old_format.ckpt"]["error_code"] == "pickle"
+    assert sum(d["ok"] for d in doc) == 13
+
+
+def test_json_is_deterministic(tmp_path, capsysbinary):
+    root = tmp_path / "demo"
+    build_demo_library(str(root))
+    first = _run(capsysbinary, "inspect", str(root), "--json")[1]
+    second = _run(capsysbinary, "inspect", str(root), "--json")[1]
+    assert first == second
+
+
+def test_missing_path_is_reported_not_fatal(tmp_path, capsysbinary, lora_files):
+    code, out = _run(capsysbinary, "inspect", lora_files("sd1_lora"), str(tmp_path / "missing.safetensors"), "--json")
+    doc = json.loads(out)
+    assert code == 0
+    assert [d["ok"] for d in doc] == [True, False]
+    assert doc[1]["error_code"] == "unreadable"
+
+
+def test_table_output(capsysbinary, lora_files):
+    code, out = _run(capsysbinary, "inspect", lora_files("flux_single"))
+    assert code == 0
+    assert "flux (single-only)" in out and "39" in out and "1 file(s): 1 LoRA(s)" in out
+
+
+def test_module_entry_point_and_help():
+    out = subprocess.run([sys.executable, "-m", "lora_atlas", "inspect", "--help"], capture_output=True, text=True, check=True).stdout
+    assert "Example:" in out
+    out = subprocess.run([sys.executable, "-m", "lora_atlas", "--help"], capture_output=True, text=True, check=True).stdout
+    assert "inspect" in out
+
+
+def test_every_command_has_help_with_an_example():
+    from lora_atlas.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, p in sub.choices.items():
+        assert "Example:" in (p.description or ""), name
+
+
+def test_usage_error_exits_2():
+    proc = subprocess.run([sys.executable, "-m", "lora_atlas", "inspect"], capture_output=True, text=True)
+    assert proc.returncode == 2

@@ -1,0 +1,48 @@
+"""Our classification against the real ComfyUI key map and the real Inspire grouping.
+
+For every architecture: the LoRA keys ComfyUI does not map must be exactly the ones we predict
+(none, for all but the real-world formats ComfyUI is known to refuse), and our `blocks` must be
+exactly the positions Inspire's "LoRA Loader (Block Weight)" uses.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lora_atlas.engine.comfy_keymap import unmapped_by_comfyui
+from lora_atlas.engine.inspect import inspect_file
+from lora_atlas.engine.layout import build_layout
+from lora_atlas.engine.safetensors_header import read_header
+from lora_atlas.library.synthetic_loras import write_fixture
+
+pytestmark = pytest.mark.integration
+
+BY_ARCH = {
+    "sd1": ["sd1_lora", "sd1_nometa", "sd1_locon", "sd1_locon_tucker", "sd1_loha", "sd1_lokr", "sd1_glora",
+            "sd1_oft", "sd1_boft", "sd1_attn_processor"],
+    "sd2": ["sd2_lora"],
+    "sdxl": ["sdxl_lora", "sdxl_locon", "sdxl_partial", "sdxl_loha", "sdxl_dora", "sdxl_peft", "sdxl_full_diff"],
+    "flux": ["flux_lora", "flux_single", "flux_double", "flux_partial", "flux_peft", "flux_onetrainer", "flux_lokr", "flux_xlabs"],
+    "chroma": ["chroma_lora"],
+    "hunyuan_video": ["hunyuan_video"],
+    "sd3": ["sd3_lora"],
+    "wan": ["wan_lora"],
+    "wan13": ["wan_1_3b"],
+    "qwen_image": ["qwen_image"],
+}
+
+
+@pytest.mark.parametrize("arch", sorted(BY_ARCH))
+def test_keys_map_and_positions_match_inspire(comfy_env, oracle, tmp_path, arch):
+    paths = {name: write_fixture(name, str(tmp_path / f"{name}.safetensors"), rank=2, sparse=True) for name in BY_ARCH[arch]}
+    report = oracle(arch, list(paths.values()))
+    for name, path in paths.items():
+        ours = inspect_file(path)
+        theirs = report["files"][path]
+        assert ours.ok, (name, ours.error)
+        predicted = sorted(k for m in unmapped_by_comfyui(build_layout(read_header(path).tensors), ours.architecture)
+                           for k in m.roles.values())
+        assert theirs["unmapped_keys"] == predicted, f"{name}: ComfyUI does not map {theirs['unmapped_keys'][:5]}"
+        assert theirs["lora_keys"] > 0
+        if comfy_env["inspire"]:
+            assert ours.blocks == theirs["inspire_positions"], name
