@@ -11,12 +11,8 @@ factored form, and its figures (energy ‖ΔW‖²_F, singular values) without e
                                                      W is multiplied on: OFT, BOFT, GLoRA's W-part
 
 Tensors stay in the file's memory map; each Mat converts one block of ~1 MB to float32 at a time,
-so memory per module is O(r² + block) whatever the layer size. Errors (one class per cause):
-
-    AnalysisError (engine.errors.InspectError)   tensor data that cannot be analysed  (bad_tensor)
-    ├── ShapeMismatch        factors that do not fit their adapter                   (bad_shapes)
-    ├── NonFinite            NaN, Inf, or values whose squares overflow float32       (non_finite)
-    └── UnsupportedDtype     integer, bool or fp8 weights                             (unsupported_dtype)
+so memory per module is O(r² + block) whatever the layer size. Errors: the AnalysisError branch
+of engine/errors.py (ShapeMismatch, NonFinite, UnsupportedDtype).
 """
 
 from __future__ import annotations
@@ -30,7 +26,7 @@ import os
 
 import numpy as np
 
-from .errors import InspectError
+from .errors import AnalysisError, NonFinite, ShapeMismatch, UnsupportedDtype  # noqa: F401 (re-exported)
 from .tensors import FLOAT_DTYPES, TensorReader, read_scalars
 
 CHUNK = 1 << 18             # elements per converted block: 1 MB of float32, stays in cache
@@ -41,20 +37,6 @@ RELEASE_BYTES = 64 << 20    # file bytes read between two drops of the mapped pa
 _STORAGE = {"F16": "<f2", "BF16": "<u2", "F32": "<f4", "F64": "<f8"}
 
 
-class AnalysisError(InspectError):
-    code = "bad_tensor"
-
-
-class ShapeMismatch(AnalysisError):
-    code = "bad_shapes"
-
-
-class NonFinite(AnalysisError):
-    code = "non_finite"
-
-
-class UnsupportedDtype(AnalysisError):
-    code = "unsupported_dtype"
 
 
 # ---------------------------------------------------------------------------------------------

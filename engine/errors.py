@@ -10,9 +10,13 @@
     │   ├── InvalidHeader        not JSON, not an object, wrong field types             (invalid_header)
     │   ├── UnknownDtype                                                                (unknown_dtype)
     │   └── BadOffsets           offsets out of range, overlapping, size mismatch       (bad_offsets)
-    └── NotALora                 a readable file that is something else                 (not_a_lora)
-        ├── FullCheckpoint                                                              (checkpoint)
-        └── TextualInversion                                                            (embedding)
+    ├── NotALora                 a readable file that is something else                 (not_a_lora)
+    │   ├── FullCheckpoint                                                              (checkpoint)
+    │   └── TextualInversion                                                            (embedding)
+    └── AnalysisError            tensors that cannot be measured                        (bad_tensor)
+        ├── ShapeMismatch        factors whose shapes do not fit their adapter          (bad_shapes)
+        ├── NonFinite            NaN or Inf values                                      (non_finite)
+        └── UnsupportedDtype     a dtype the maths cannot read                          (unsupported_dtype)
 
 Every message is one line that says what is wrong and, where there is one, what to do.
 """
@@ -74,3 +78,19 @@ class FullCheckpoint(NotALora):
 
 class TextualInversion(NotALora):
     code = "embedding"
+
+
+class AnalysisError(InspectError):
+    code = "bad_tensor"
+
+
+class ShapeMismatch(AnalysisError):
+    code = "bad_shapes"
+
+
+class NonFinite(AnalysisError):
+    code = "non_finite"
+
+
+class UnsupportedDtype(AnalysisError):
+    code = "unsupported_dtype"
