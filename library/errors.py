@@ -1,0 +1,63 @@
+"""What can go wrong with a library on disk, one class per cause.
+
+    LibraryError                     base; `str(exc)` is one line naming the path and the fix
+    ├── NotALibraryRoot              DIR is missing, not a folder, or inside another library
+    ├── LibraryBusy                  another organize/clean/undo holds the library's lock
+    ├── StoreError                   the SQLite store under <root>/.lora-atlas/
+    │   ├── SchemaTooNew             written by a newer LoRA Atlas
+    │   └── StoreDamaged             not a database any more
+    ├── FilesystemError              a move or a write failed; carries `verb`, `src`, `dst`
+    │   └── DestinationExists        a move would have overwritten something
+    ├── JournalError                 the move journal cannot be read or written
+    └── NothingToUndo                no organize left to roll back
+
+Bad LoRA files are not errors here: they are quarantined with the engine's `InspectError` reason.
+"""
+
+from __future__ import annotations
+
+
+class LibraryError(Exception):
+    """Base of every library failure; the message is meant for the user as it is."""
+
+
+class NotALibraryRoot(LibraryError):
+    pass
+
+
+class LibraryBusy(LibraryError):
+    pass
+
+
+class StoreError(LibraryError):
+    pass
+
+
+class SchemaTooNew(StoreError):
+    pass
+
+
+class StoreDamaged(StoreError):
+    pass
+
+
+class FilesystemError(LibraryError):
+    """A file operation failed: `verb` ('move', 'write', ...), the paths involved and the reason."""
+
+    def __init__(self, reason: str, verb: str, src: str, dst: str | None = None):
+        self.reason, self.verb, self.src, self.dst = reason, verb, src, dst
+        where = f"'{src}' to '{dst}'" if dst is not None else f"'{src}'"
+        super().__init__(f"could not {verb} {where}: {reason}")
+
+
+class DestinationExists(FilesystemError):
+    def __init__(self, verb: str, src: str, dst: str):
+        super().__init__("the destination already exists (nothing was overwritten)", verb, src, dst)
+
+
+class JournalError(LibraryError):
+    pass
+
+
+class NothingToUndo(LibraryError):
+    pass

@@ -1,0 +1,88 @@
+"""One writer per library: organize, clean, undo and repair hold `<root>/.lora-atlas/lock`.
+
+The lock is an OS advisory lock (flock / msvcrt), so it disappears with the process that held it,
+even after a kill: there is no stale lock to clean up. Readers (check, reconcile, a ComfyUI server
+listing LoRAs) never take it; SQLite's WAL mode lets them read while the writer works.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from .errors import LibraryBusy
+from .store import STATE_DIR
+
+LOCK_NAME = "lock"
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+    import msvcrt
+
+
+@contextlib.contextmanager
+def library_lock(root: str, action: str = "organize"):
+    """Hold the library's writer lock, or raise `LibraryBusy` at once naming who holds it."""
+    state = os.path.join(root, STATE_DIR)
+    os.makedirs(state, exist_ok=True)
+    path = os.path.join(state, LOCK_NAME)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if not _try_lock(fd):
+            holder = _read_holder(fd)
+            raise LibraryBusy(f"the library '{root}' is busy: {holder or 'another process'} is changing it; "
+                              "try again when it has finished (reading commands such as check and reconcile still work)")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{action} (pid {os.getpid()})".encode(), 0)
+        try:
+            yield
+        finally:
+            try:
+                os.ftruncate(fd, 0)
+            except OSError:
+                pass
+            _unlock(fd)
+    finally:
+        os.close(fd)
+
+
+def is_locked(root: str) -> bool:
+    """True when a writer holds the lock right now (a hint for readers; it may change at once)."""
+    path = os.path.join(root, STATE_DIR, LOCK_NAME)
+    if not os.path.exists(path):
+        return False
+    fd = os.open(path, os.O_RDWR)
+    try:
+        if _try_lock(fd):
+            _unlock(fd)
+            return False
+        return True
+    finally:
+        os.close(fd)
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        if fcntl:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        return True
+    except OSError:
+        return False
+
+
+def _unlock(fd: int) -> None:
+    if fcntl:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    else:
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        return os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""

@@ -1,0 +1,429 @@
+"""Organize a LoRA root: plan, show, apply.
+
+`build_plan` turns the store (right after a scan) into steps and touches nothing; `Plan.show()`
+prints them (`lora-atlas check`); `apply` publishes them in the journal and performs them.
+
+* Every LoRA not yet in a folder of its own moves to `<parent>/<slug>/` inside the folder it was
+  dropped in (the category, the LoRA's role; the root is no category), with its sidecar files
+  (`<stem>.preview.png`, `<stem>.txt`, `<stem>.civitai.info`, ...), and gets a `config.yaml`.
+* A folder is a LoRA's own when it holds that one LoRA and either a `config.yaml` or the LoRA's
+  own name (`styles/ink/ink.safetensors`): such files are never moved.
+* An embedded `modelspec.thumbnail` becomes `preview.<ext>` and ComfyUI's `<stem>.preview.<ext>`.
+* Incompatible files go to `_incompatible/<reason>/` with a `<file>.why.txt` note beside them.
+
+Modes: `organize` (all of it), `clean` (quarantine only), `repair` (configs and index only).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+from . import config_files as cf
+from . import fs_safety, index_files, journal
+from .errors import FilesystemError, NotALibraryRoot
+from .scan import CONFIG_NAME, QUARANTINE_DIR, is_lora_name, load_rows
+
+REASON_DIR = {
+    "unreadable": "unreadable", "empty": "unreadable", "truncated": "unreadable", "header_too_large": "unreadable",
+    "invalid_header": "unreadable", "unknown_dtype": "unreadable", "bad_offsets": "unreadable",
+    "pickle": "pickle", "not_a_lora": "not-a-lora", "checkpoint": "not-a-lora", "embedding": "not-a-lora",
+}
+SIDECAR_SUFFIXES = ("preview.png", "preview.jpg", "preview.jpeg", "preview.webp", "preview.gif", "png", "jpg",
+                    "jpeg", "webp", "gif", "mp4", "webm", "txt", "sha256", "civitai.info", "json", "info")
+NOTE_SUFFIX = ".why.txt"
+
+
+@dataclass
+class Item:
+    action: str            # organize | quarantine | config | preview
+    path: str
+    dest: str | None = None
+    detail: str = ""
+    failed: str | None = None
+    key: int = -1          # the plan item its steps carry
+
+    def to_dict(self) -> dict:
+        return {"action": self.action, "path": self.path, "dest": self.dest, "detail": self.detail,
+                "failed": self.failed}
+
+
+@dataclass
+class Plan:
+    root: str
+    mode: str
+    ops: list = field(default_factory=list)
+    contents: dict = field(default_factory=dict)       # op index -> bytes for write steps
+    items: list = field(default_factory=list)
+    problems: list = field(default_factory=list)
+    configs: list = field(default_factory=list)        # (folder, lora_id, facts_hash, organized_at, item)
+
+    def to_dict(self) -> dict:
+        return {"mode": self.mode, "items": [i.to_dict() for i in self.items], "problems": self.problems,
+                "steps": len(self.ops)}
+
+    def show(self) -> str:
+        if not self.items:
+            return "nothing to do: every LoRA is in its own folder with a config.yaml"
+        width = max(len(i.action) for i in self.items)
+        lines = []
+        for i in self.items:
+            line = f"{i.action.ljust(width)}  {i.path}" + (f" -> {i.dest}" if i.dest else "")
+            lines.append(line + (f"  ({i.detail})" if i.detail else "") + (f"  FAILED: {i.failed}" if i.failed else ""))
+        return "\n".join(lines)
+
+
+# --- where things belong ----------------------------------------------------------------------
+
+def check_root(root: str) -> str:
+    """The absolute root, or NotALibraryRoot if it is missing or inside another library."""
+    path = os.path.abspath(root)
+    if not os.path.isdir(path):
+        raise NotALibraryRoot(f"'{root}' is not a folder")
+    parent = os.path.dirname(path)
+    while parent != os.path.dirname(parent):
+        if os.path.isdir(os.path.join(parent, ".lora-atlas")):
+            raise NotALibraryRoot(f"'{root}' is inside the LoRA library '{parent}'; run the command on '{parent}'")
+        parent = os.path.dirname(parent)
+    return path
+
+
+def parent_of(rel: str) -> str:
+    return rel.rsplit("/", 1)[0] if "/" in rel else ""
+
+
+def own_folder(root: str, rel: str, report) -> bool:
+    """Whether `rel` already sits in a folder of its own (see the module docstring)."""
+    parent = parent_of(rel)
+    if not parent or parent.split("/")[0] == QUARANTINE_DIR:
+        return False
+    name = rel.rsplit("/", 1)[1]
+    if parent in report.config_dirs:
+        if report.lora_counts[parent] == 1:
+            return True
+        try:
+            doc = cf.read_config(os.path.join(root, parent, CONFIG_NAME)) or {}
+        except cf.ConfigUnreadable:
+            return False
+        return doc.get("filename") == name
+    return report.lora_counts[parent] == 1 and cf.slugify(parent.rsplit("/", 1)[-1]) == cf.slugify(os.path.splitext(name)[0])
+
+
+def role_of(folder: str) -> str | None:
+    """The category (first folder under the root) of a LoRA whose own folder is `folder`."""
+    base = parent_of(folder)
+    return base.split("/")[0] if base else None
+
+
+def incompatible_reason(row: dict, allow) -> str | None:
+    insp = row.get("inspection") or {}
+    if not row.get("ok"):
+        return REASON_DIR.get(row.get("error_code") or "", "unreadable")
+    arch = insp.get("architecture")
+    if not arch or arch == "unknown":
+        return "unknown-architecture"
+    if allow and arch not in allow:
+        return "not-allowed"
+    return None
+
+
+# --- planning ---------------------------------------------------------------------------------
+
+class _Builder:
+    def __init__(self, root, plan):
+        self.root, self.plan = root, plan
+        self.dirs = set()
+
+    def abs(self, rel):
+        return os.path.join(self.root, rel)
+
+    def add(self, op: dict, item: int, content: bytes | None = None) -> None:
+        op["item"] = item
+        if content is not None:
+            self.plan.contents[len(self.plan.ops)] = content
+        self.plan.ops.append(op)
+
+    def mkdirs(self, rel: str, item: int) -> None:
+        missing = []
+        while rel and rel not in self.dirs and not os.path.isdir(self.abs(rel)):
+            missing.append(rel)
+            rel = parent_of(rel)
+        for d in reversed(missing):
+            self.dirs.add(d)
+            self.add({"op": "mkdir", "path": d}, item)
+
+    def write(self, rel: str, data: bytes, item: int, kind: str) -> bool:
+        """A write step if `rel` does not already hold `data`."""
+        current = fs_safety.read_bytes(self.abs(rel))
+        if current == data:
+            return False
+        before = _sha(current) if current is not None else None
+        self.add({"op": "write", "path": rel, "sha256": _sha(data), "before": before, "kind": kind}, item, data)
+        return True
+
+
+def build_plan(root: str, store, report, *, mode: str = "organize", allow=None, previews: bool = True,
+               now: str | None = None) -> Plan:
+    """What `mode` would do to the library, from the store after `scan(..)` gave `report`."""
+    now = now or utc_now()
+    plan = Plan(root=root, mode=mode)
+    b = _Builder(root, plan)
+    rows = [r for r in load_rows(store) if r["path"].split("/")[0] != QUARANTINE_DIR]
+    known_folders = {r["path"]: dict(r) for r in store.execute("SELECT * FROM folders")}
+
+    own = {r["path"]: own_folder(root, r["path"], report) for r in rows}
+    taken = {parent_of(p).rsplit("/", 1)[-1].casefold() for p, is_own in own.items() if is_own}
+    listings = {}
+    quarantine_names = set()
+    for item, row in enumerate(rows):
+        rel = row["path"]
+        reason = incompatible_reason(row, allow)
+        if reason is not None:
+            if mode in ("organize", "clean"):
+                _plan_quarantine(b, row, reason, quarantine_names, item)
+            continue
+        if own[rel]:
+            if mode in ("organize", "repair"):
+                _plan_config(b, row, parent_of(rel), known_folders, previews and mode == "organize", now, item)
+            continue
+        if mode != "organize":
+            continue
+        name = rel.rsplit("/", 1)[-1]
+        stem = os.path.splitext(name)[0]
+        base = parent_of(rel)
+        if base in report.config_dirs:          # dropped inside another LoRA's folder: go beside it
+            base = parent_of(base)
+        slug = cf.unique_slug(cf.slugify(stem), taken)
+        while os.path.lexists(b.abs(f"{base}/{slug}" if base else slug)):
+            taken.add(slug.casefold())
+            slug = cf.unique_slug(cf.slugify(stem), taken)
+        taken.add(slug.casefold())
+        folder = f"{base}/{slug}" if base else slug
+        plan.items.append(Item("organize", rel, f"{folder}/{name}", (row["inspection"] or {}).get("architecture") or "", key=item))
+        b.mkdirs(folder, item)
+        b.add({"op": "move", "src": rel, "dst": f"{folder}/{name}", "size": row["size"], "why": "organize"}, item)
+        moved_in = [name]
+        for side in _sidecars(root, parent_of(rel), stem, listings):
+            src = f"{parent_of(rel)}/{side}" if parent_of(rel) else side
+            b.add({"op": "move", "src": src, "dst": f"{folder}/{side}", "size": None, "why": "sidecar"}, item)
+            moved_in.append(side)
+        _plan_config(b, row, folder, known_folders, previews, now, item, names=moved_in, new=True)
+    return plan
+
+
+def _plan_quarantine(b: _Builder, row: dict, reason: str, taken: set, item: int) -> None:
+    rel = row["path"]
+    name = rel.rsplit("/", 1)[-1]
+    if row.get("error_code") == "unreadable" and not os.path.lexists(b.abs(rel)):
+        return
+    folder = f"{QUARANTINE_DIR}/{reason}"
+    stem, ext = os.path.splitext(name)
+    dest, n = name, 2
+    while f"{folder}/{dest}".casefold() in taken or os.path.lexists(b.abs(f"{folder}/{dest}")):
+        dest, n = f"{stem}-{n}{ext}", n + 1
+    taken.add(f"{folder}/{dest}".casefold())
+    insp = row.get("inspection") or {}
+    why = insp.get("error") or {
+        "unknown-architecture": "a LoRA of an architecture LoRA Atlas does not recognize",
+        "not-allowed": f"architecture '{insp.get('architecture')}' is not in --allow",
+    }.get(reason, reason)
+    b.plan.items.append(Item("quarantine", rel, f"{folder}/{dest}", why, key=item))
+    b.mkdirs(folder, item)
+    b.add({"op": "move", "src": rel, "dst": f"{folder}/{dest}", "size": row["size"], "why": "quarantine"}, item)
+    note_name = dest + NOTE_SUFFIX if cf.fits_name(dest + NOTE_SUFFIX) else \
+        dest.encode("utf-8")[:200].decode("utf-8", "ignore") + NOTE_SUFFIX
+    note = (f"{dest}\nquarantined by LoRA Atlas: {reason}\nwhy: {why}\nwas: {rel}\n\n"
+            "Nothing was deleted. To use it again, fix or convert it and move it back into the library.\n")
+    b.write(f"{folder}/{note_name}", note.encode("utf-8"), item, "note")
+
+
+def _plan_config(b: _Builder, row: dict, folder: str, known: dict, previews: bool, now: str, item: int,
+                 names=None, new: bool = False) -> None:
+    rel = row["path"]
+    name = rel.rsplit("/", 1)[-1]
+    stem = os.path.splitext(name)[0]
+    insp = row.get("inspection") or {}
+    try:
+        preview = cf.existing_preview(b.abs(folder), stem, names)
+    except OSError:
+        preview = None
+    if preview is None and previews and insp.get("has_thumbnail"):
+        thumb = cf.embedded_preview(b.abs(rel))
+        if thumb:
+            ext, data = thumb
+            preview = f"preview.{ext}"
+            b.write(f"{folder}/{preview}", data, item, "preview")
+            comfy_name = f"{stem}.preview.{ext}"
+            if cf.fits_name(comfy_name):
+                b.write(f"{folder}/{comfy_name}", data, item, "preview")
+            if not new:
+                b.plan.items.append(Item("preview", f"{folder}/{preview}", None, "embedded thumbnail", key=item))
+    generated = cf.generated_fields(insp, filename=name, role=role_of(folder), lora_id=row["lora_id"],
+                                    sha256=row.get("sha256"), preview=preview, now=now)
+    facts = cf.facts_hash(generated)
+    cfg_rel = f"{folder}/{CONFIG_NAME}"
+    seen = known.get(folder)
+    if not new and seen and seen["lora_id"] == row["lora_id"] and seen["facts_hash"] == facts:
+        try:
+            st = os.stat(b.abs(cfg_rel))
+            if (st.st_size, st.st_mtime_ns) == (seen["config_size"], seen["config_mtime_ns"]):
+                return                                     # unchanged since we wrote it: no read
+        except OSError:
+            pass
+    try:
+        existing = cf.read_config(b.abs(cfg_rel))
+    except cf.ConfigUnreadable as exc:
+        b.plan.problems.append(f"{cfg_rel}: {exc}; left untouched, fix it (or move it away) and run organize again")
+        return
+    merged = cf.merge(existing, generated, now)
+    if b.write(cfg_rel, cf.render(merged), item, "config") and not new:
+        b.plan.items.append(Item("config", cfg_rel, None, "written" if existing is None else "updated", key=item))
+    b.plan.configs.append((folder, row["lora_id"], facts, merged["_atlas"]["organized_at"], item))
+
+
+def _sidecars(root: str, folder: str, stem: str, listings: dict) -> list:
+    """Files beside a LoRA that belong to it: `<stem>.<known suffix>`, unless another LoRA there
+    has the same stem."""
+    if folder not in listings:
+        try:
+            listings[folder] = sorted(os.listdir(os.path.join(root, folder) if folder else root))
+        except OSError:
+            listings[folder] = []
+    names = listings[folder]
+    if sum(1 for n in names if is_lora_name(n) and os.path.splitext(n)[0] == stem) != 1:
+        return []
+    prefix = stem + "."
+    return [n for n in names if n.startswith(prefix) and not is_lora_name(n)
+            and n[len(prefix):].lower() in SIDECAR_SUFFIXES]
+
+
+# --- applying ---------------------------------------------------------------------------------
+
+def apply(plan: Plan, run=None, progress=None):
+    """Publish the plan in the journal, then perform it step by step. A step that fails is
+    reported and the rest of its item is skipped; other items go on. Returns the run (None when
+    there was nothing to do)."""
+    if not plan.ops:
+        return run
+    if run is None:
+        run = journal.begin(plan.root, plan.mode, plan.ops)
+        offset = 0
+    else:
+        offset = len(run.ops)
+        run.extend(plan.ops)
+    failed_items = set()
+    touched = set()
+    for i, op in enumerate(plan.ops):
+        if progress:
+            progress("apply", i, len(plan.ops), op.get("path") or op.get("src"))
+        if op["item"] in failed_items:
+            continue
+        try:
+            _perform(run, op, plan.contents.get(i), offset + i)
+            touched.add(os.path.dirname(run.abs(op.get("dst") or op.get("path"))))
+        except (FilesystemError, OSError) as exc:
+            failed_items.add(op["item"])
+            plan.problems.append(str(exc) if isinstance(exc, FilesystemError) else
+                                 f"{op.get('path') or op.get('src')}: {exc.strerror or exc}")
+            for it in plan.items:
+                if it.key == op["item"]:
+                    it.failed = it.failed or str(exc)
+    for folder in sorted(touched):
+        fs_safety.fsync_dir(folder)
+    if progress:
+        progress("apply", len(plan.ops), len(plan.ops), None)
+    return run
+
+
+def _perform(run, op: dict, content: bytes | None, seq: int) -> None:
+    kind = op["op"]
+    if kind == "mkdir":
+        path = run.abs(op["path"])
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise FilesystemError("a file with that name is in the way", "create folder", path) from None
+    elif kind == "move":
+        fs_safety.safe_move(run.abs(op["src"]), run.abs(op["dst"]))
+    elif kind == "write":
+        path = run.abs(op["path"])
+        if op["before"] is not None:
+            if fs_safety.sha256_of(path) != op["before"]:
+                raise FilesystemError("it changed since the plan was made; run again", "write", path)
+            run.backup(seq, op["path"])
+        elif os.path.lexists(path):
+            raise FilesystemError("it appeared since the plan was made; run again", "write", path)
+        fs_safety.atomic_write(path, content)
+
+
+# --- index and store bookkeeping --------------------------------------------------------------
+
+def record_folders(store, root: str, configs: list) -> None:
+    """Remember, per LoRA folder, the config.yaml just written (so the next run skips it unread)."""
+    rows = []
+    for folder, lora_id, facts, organized_at, *_ in configs:
+        try:
+            st = os.stat(os.path.join(root, folder, CONFIG_NAME))
+        except OSError:
+            continue
+        rows.append((folder, lora_id, st.st_size, st.st_mtime_ns, facts, organized_at))
+    with store.atomic():
+        store.executemany("INSERT OR REPLACE INTO folders (path, lora_id, config_size, config_mtime_ns, facts_hash, "
+                          "organized_at) VALUES (?,?,?,?,?,?)", rows)
+        for (folder,) in store.execute("SELECT path FROM folders").fetchall():
+            if not os.path.exists(os.path.join(root, folder, CONFIG_NAME)):
+                store.execute("DELETE FROM folders WHERE path = ?", (folder,))
+
+
+def index_plan(root: str, store, report) -> Plan:
+    """The writes that bring index.json and preview_config.json in line with the store."""
+    plan = Plan(root=root, mode="index")
+    b = _Builder(root, plan)
+    folders = {r["path"]: r["organized_at"] for r in store.execute("SELECT path, organized_at FROM folders")}
+    entries = []
+    for row in load_rows(store):
+        rel = row["path"]
+        name = rel.rsplit("/", 1)[-1]
+        folder = parent_of(rel)
+        if folder.split("/")[0] == QUARANTINE_DIR:
+            entries.append((cf.slugify(os.path.splitext(name)[0]), index_files.index_entry(
+                filename=name, folder=folder, compatible=False, has_preview=False, has_config=False,
+                organized_at=None, lora_id=row["lora_id"], inspection=row["inspection"], sha256=row.get("sha256"),
+                reason=folder.split("/")[1] if "/" in folder else None)))
+        elif own_folder(root, rel, report):
+            try:
+                names = os.listdir(os.path.join(root, folder))
+            except OSError:
+                names = []
+            entries.append((folder.rsplit("/", 1)[-1], index_files.index_entry(
+                filename=name, folder=folder, compatible=True,
+                has_preview=cf.existing_preview("", os.path.splitext(name)[0], names) is not None,
+                has_config=CONFIG_NAME in names, organized_at=folders.get(folder), lora_id=row["lora_id"],
+                inspection=row["inspection"], role=role_of(folder), sha256=row.get("sha256"))))
+    index_path = os.path.join(root, index_files.INDEX_NAME)
+    try:
+        index_files.read_json(index_path)
+    except index_files.JsonUnreadable as exc:
+        plan.problems.append(f"{index_files.INDEX_NAME}: {exc}; rebuilt from the store (the old file is kept in the journal)")
+    b.write(index_files.INDEX_NAME, index_files.dumps(index_files.keyed(entries)), -1, "index")
+    try:
+        existing = index_files.read_json(os.path.join(root, index_files.PREVIEW_CONFIG_NAME))
+        b.write(index_files.PREVIEW_CONFIG_NAME, index_files.dumps(index_files.preview_config(existing)), -1, "index")
+    except index_files.JsonUnreadable as exc:
+        plan.problems.append(f"{index_files.PREVIEW_CONFIG_NAME}: {exc}; left untouched, fix it and run again")
+    return plan
+
+
+def utc_now() -> str:
+    """ISO-8601 UTC to the second; LORA_ATLAS_NOW pins it (tests, reproducible demos)."""
+    pinned = os.environ.get("LORA_ATLAS_NOW")
+    if pinned:
+        return pinned
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,44 @@
+"""`lora-atlas analyze`: the JSON shape of issue 3 and the terminal bar chart."""
+
+from __future__ import annotations
+
+import json
+
+from lora_atlas.cli import main
+from lora_atlas.engine.analysis import ANALYSIS_VERSION
+from lora_atlas.engine.inspect import inspect_file
+
+CONTRACT = {"path", "ok", "error", "architecture", "analysis_version", "total_energy", "clip_share", "blocks", "text_encoders"}
+BLOCK = {"name", "energy", "share", "spectral_norm", "effective_rank", "modules"}
+
+
+def _run(capsysbinary, *argv):
+    code = main(list(argv))
+    return code, capsysbinary.readouterr().out.decode()
+
+
+def test_json_shape_order_and_bad_files(tmp_path, capsysbinary, lora_files):
+    good = lora_files("sdxl_lora", sparse=False, rank=2)
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    code, out = _run(capsysbinary, "analyze", good, str(tmp_path / "empty.safetensors"), "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert [d["path"] for d in doc] == [good, str(tmp_path / "empty.safetensors")]
+    ok, bad = doc
+    assert CONTRACT <= set(ok) and ok["ok"] and ok["analysis_version"] == ANALYSIS_VERSION
+    assert [b["name"] for b in ok["blocks"]] == inspect_file(good).blocks
+    assert all(set(b) == BLOCK for b in ok["blocks"])
+    assert set(ok["text_encoders"]) == {"clip_l", "clip_g"} and 0 < ok["clip_share"] < 1
+    for b in ok["blocks"]:   # 6 significant digits
+        assert b["energy"] == float(f"{b['energy']:.6g}")
+    assert CONTRACT <= set(bad) and bad["ok"] is False and bad["error_code"] == "empty" and bad["blocks"] is None
+    _, again = _run(capsysbinary, "analyze", good, str(tmp_path / "empty.safetensors"), "--json")
+    assert again == out
+
+
+def test_table_has_a_bar_per_block(capsysbinary, lora_files):
+    path = lora_files("sdxl_partial", sparse=False, rank=2)
+    code, out = _run(capsysbinary, "analyze", path)
+    assert code == 0
+    assert "MID1+OUT1" in out and "IN8" in out and "█" in out
+    assert "1 file(s): 1 analysed" in out

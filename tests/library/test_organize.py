@@ -1,0 +1,222 @@
+"""Organize, check, clean, undo and reconcile on real folders."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import yaml
+
+from lora_atlas.library import operations
+from lora_atlas.library.errors import NotALibraryRoot, NothingToUndo
+from lora_atlas.library.scan import load_rows
+from lora_atlas.library.store import Store
+from lora_atlas.library.synthetic_loras import write_fixture
+
+HERO = "characters/Héroïne ñ 漢字.safetensors"
+
+
+def _config(root, folder):
+    with open(os.path.join(root, folder, "config.yaml"), "rb") as fh:
+        return yaml.safe_load(fh)
+
+
+def test_organize_layout_configs_previews_and_quarantine(library):
+    root, before = library
+    result = operations.organize(root)
+    assert result.run == 1 and not [i for i in result.plan.items if i.failed]
+    index = json.load(open(os.path.join(root, "index.json")))
+    ok = {k: v for k, v in index.items() if v["compatible"]}
+    assert sorted(v["folder"] for v in ok.values()) == [
+        "characters/hero", "characters/héroïne-ñ-漢字", "concepts/texture", "loose-wan",
+        "styles/ink-sketch-v2", "styles/watercolor"]
+    for entry in ok.values():
+        assert {"filename", "folder", "compatible", "format", "has_preview", "has_config", "organized_at"} <= set(entry)
+        assert entry["has_config"] and entry["organized_at"] == "2025-01-02T03:04:05Z"
+    assert ok["loose-wan"]["role"] is None and ok["hero"]["role"] == "characters"
+    cfg = _config(root, "styles/ink-sketch-v2")
+    for key in ("name", "filename", "default_weight", "preview_image", "created", "compatible", "notes",
+                "architecture", "adapter", "base_model_hint", "trigger_words", "stable_id", "sha256"):
+        assert key in cfg
+    assert cfg["preview_image"] == "preview.png" and cfg["trigger_words"] == ["inksketch", "monochrome"]
+    assert os.path.exists(os.path.join(root, "styles/ink-sketch-v2/ink sketch (v2).preview.png"))
+    assert os.path.exists(os.path.join(root, "styles/watercolor/watercolor.txt"))       # the sidecar followed
+    bad = {v["filename"]: v["folder"] for v in index.values() if not v["compatible"]}
+    assert bad == {"old.ckpt": "_incompatible/pickle", "checkpoint.safetensors": "_incompatible/not-a-lora",
+                   "negative.safetensors": "_incompatible/not-a-lora", "empty.safetensors": "_incompatible/unreadable"}
+    note = open(os.path.join(root, "_incompatible/pickle/old.ckpt.why.txt")).read()
+    assert "pickle" in note and "was: old.ckpt" in note
+
+
+def test_second_organize_changes_nothing_and_reads_nothing(library, hashes):
+    root, _ = library
+    operations.organize(root)
+    snapshot = hashes(root)
+    again = operations.organize(root)
+    assert again.run is None and again.plan.items == [] and again.scan.read == 0
+    assert hashes(root) == snapshot
+    assert operations.reconcile_library(root).ok
+
+
+def test_index_agrees_with_the_store(library):
+    root, _ = library
+    operations.organize(root)
+    index = json.load(open(os.path.join(root, "index.json")))
+    with Store.open(root) as store:
+        rows = {r["path"]: r for r in load_rows(store)}
+    assert {f"{e['folder']}/{e['filename']}" for e in index.values()} == set(rows)
+    for e in index.values():
+        assert rows[f"{e['folder']}/{e['filename']}"]["lora_id"] == e["id"]
+
+
+def test_check_changes_nothing(library, hashes):
+    root, before = library
+    result = operations.check(root)
+    assert {i.action for i in result.plan.items} == {"organize", "quarantine"}
+    assert hashes(root) == before and not os.path.exists(os.path.join(root, ".lora-atlas"))
+
+
+def test_clean_only_quarantines_and_undo_restores(library, hashes):
+    root, before = library
+    result = operations.organize(root, mode="clean", allow="sd1")
+    moved = {i.path: i.dest for i in result.plan.items}
+    assert all(i.action == "quarantine" for i in result.plan.items)
+    assert moved["styles/ink sketch (v2).safetensors"] == "_incompatible/not-allowed/ink sketch (v2).safetensors"
+    assert os.path.exists(os.path.join(root, "styles/watercolor.safetensors"))          # sd1 stays
+    operations.undo(root)
+    assert hashes(root) == before
+
+
+def test_undo_restores_a_hash_identical_tree(library, hashes):
+    root, before = library
+    operations.organize(root)
+    operations.organize(root, allow="sdxl")            # a second run: quarantines the non-SDXL ones
+    operations.undo(root)
+    operations.undo(root)
+    assert hashes(root) == before
+    with pytest.raises(NothingToUndo):
+        operations.undo(root)
+
+
+def test_user_edits_survive_organize_and_undo(library, hashes):
+    root, before = library
+    operations.organize(root)
+    path = os.path.join(root, "styles/watercolor/config.yaml")
+    cfg = yaml.safe_load(open(path))
+    cfg["name"], cfg["notes"], cfg["default_weight"], cfg["tags"] = "My Watercolor", "great at 0.6", 0.6, ["soft"]
+    with open(path, "w") as fh:
+        yaml.safe_dump(cfg, fh, sort_keys=False)
+    edited = open(path, "rb").read()
+    with Store.open(root) as store:                   # a fact changes: the full hash became known
+        store.execute("UPDATE files SET sha256 = ? WHERE path LIKE 'styles/watercolor/%'", ("ab" * 32,))
+    operations.organize(root)
+    after = yaml.safe_load(open(path))
+    assert (after["name"], after["notes"], after["default_weight"], after["tags"]) == ("My Watercolor", "great at 0.6", 0.6, ["soft"])
+    assert after["sha256"].startswith("ab")             # a tool-owned field was refreshed
+    operations.undo(root)                               # undoes the refresh: back to the edited file
+    assert open(path, "rb").read() == edited
+    report = operations.undo(root)                      # undoes the first organize: edited config set aside
+    assert report.set_aside and report.set_aside[0][0] == "styles/watercolor/config.yaml"
+    assert os.path.exists(os.path.join(root, report.set_aside[0][1]))
+    assert hashes(root) == before
+
+
+def test_invalid_config_yaml_is_left_untouched(library):
+    root, _ = library
+    operations.organize(root)
+    path = os.path.join(root, "concepts/texture/config.yaml")
+    with open(path, "w") as fh:
+        fh.write("name: [unclosed\nnotes: x\n")
+    with Store.open(root) as store:
+        store.execute("DELETE FROM folders")
+    result = operations.organize(root)
+    assert any("concepts/texture/config.yaml: not valid YAML at line" in p for p in result.problems)
+    assert open(path).read() == "name: [unclosed\nnotes: x\n"
+    report = operations.reconcile_library(root)
+    assert any("texture" in w and "not valid YAML" in w for w in report.warnings)
+
+
+def test_invalid_index_json_is_rebuilt_with_a_copy_kept(library):
+    root, _ = library
+    operations.organize(root)
+    with open(os.path.join(root, "index.json"), "w") as fh:
+        fh.write("{ broken")
+    assert not operations.reconcile_library(root).ok
+    report = operations.reconcile_library(root, repair=True)
+    assert report.ok
+    backups = os.listdir(os.path.join(root, ".lora-atlas/journal/run-0002/backup"))
+    assert any(open(os.path.join(root, ".lora-atlas/journal/run-0002/backup", b)).read() == "{ broken" for b in backups)
+
+
+def test_reconcile_errors_on_missing_and_warns_on_unindexed(library):
+    root, _ = library
+    operations.organize(root)
+    os.rename(os.path.join(root, "concepts/texture"), os.path.join(root, "concepts/renamed"))
+    os.unlink(os.path.join(root, "styles/watercolor/config.yaml"))
+    report = operations.reconcile_library(root)
+    assert not report.ok
+    assert any("'concepts/texture' is missing" in e for e in report.errors)
+    assert any("styles/watercolor/config.yaml' is missing" in e for e in report.errors)
+    assert any("concepts/renamed/" in w for w in report.warnings)
+    assert operations.reconcile_library(root, repair=True).ok
+
+
+def test_slugs_are_unique_and_names_odd_or_long_work(tmp_path):
+    root = tmp_path / "lib"
+    (root / "a").mkdir(parents=True)
+    (root / "b").mkdir()
+    for rel in ("a/Same Name.safetensors", "b/same_name.safetensors", "a/same-name.sft", "long.safetensors",
+                "a/new\nline.safetensors", "a/con.safetensors"):
+        write_fixture("sd1_lora", str(root / rel), rank=1, sparse=True, metadata={"n": rel})
+    os.rename(root / "long.safetensors", root / ("x" * (255 - len(".safetensors")) + ".safetensors"))  # 255 bytes
+    result = operations.organize(str(root))
+    assert not result.problems and not [i for i in result.plan.items if i.failed]
+    folders = sorted(os.path.basename(os.path.dirname(i.dest)) for i in result.plan.items)
+    assert len(set(f.casefold() for f in folders)) == len(folders)
+    assert {"same-name", "same-name-2", "same-name-3", "new-line", "con-lora"} <= set(folders)
+    assert any(len(f.encode()) <= 64 and f.startswith("xxx") for f in folders)
+    assert operations.reconcile_library(str(root)).ok
+
+
+def test_files_already_in_their_own_folder_stay(tmp_path):
+    root = tmp_path / "lib"
+    (root / "styles" / "ink").mkdir(parents=True)
+    write_fixture("sd1_lora", str(root / "styles/ink/ink.safetensors"), rank=1, sparse=True)
+    result = operations.organize(str(root))
+    assert [(i.action, i.path) for i in result.plan.items] == [("config", "styles/ink/config.yaml")]
+    # A file dropped into an organized folder goes beside it, not inside it.
+    write_fixture("sd1_lora", str(root / "styles/ink/dropped.safetensors"), rank=1, sparse=True, metadata={"a": "b"})
+    result = operations.organize(str(root))
+    assert {i.path: i.dest for i in result.plan.items} == {"styles/ink/dropped.safetensors": "styles/dropped/dropped.safetensors"}
+    assert operations.reconcile_library(str(root)).ok
+    assert operations.organize(str(root)).run is None
+
+
+def test_root_inside_another_library_is_refused(library):
+    root, _ = library
+    operations.organize(root)
+    with pytest.raises(NotALibraryRoot, match="inside the LoRA library"):
+        operations.organize(os.path.join(root, "styles"))
+    with pytest.raises(NotALibraryRoot, match="not a folder"):
+        operations.organize(os.path.join(root, "missing"))
+
+
+def test_a_failing_step_skips_its_item_and_loses_nothing(library, hashes, monkeypatch):
+    root, before = library
+    from lora_atlas.library import organize as organize_mod
+    from lora_atlas.library.errors import FilesystemError
+    real = organize_mod.fs_safety.atomic_write
+
+    def full_disk(path, data, **kw):
+        if path.endswith("config.yaml") and "hero" in path:
+            raise FilesystemError("the disk is full", "write", path)
+        return real(path, data, **kw)
+    monkeypatch.setattr(organize_mod.fs_safety, "atomic_write", full_disk)
+    result = operations.organize(root)
+    assert [i.path for i in result.plan.items if i.failed] == ["characters/hero.safetensors"]
+    assert any("disk is full" in p for p in result.problems)
+    values = set(hashes(root).values())
+    assert set(before.values()) <= values
+    monkeypatch.undo()
+    assert operations.reconcile_library(root, repair=True).ok
