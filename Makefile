@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 DEMO   := demo-library
 
-.PHONY: run test env demo bench serve clean
+.PHONY: run undo test env demo bench serve clean
 
 $(VENV)/.installed: pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,17 +16,35 @@ env: $(VENV)/.installed
 
 run: env
 	$(PY) -m lora_atlas demo $(DEMO) --force
+	@echo "== 1. inspect: what every file is (header only)"
 	$(PY) -m lora_atlas inspect $(DEMO)
 	@echo
-	@echo "Next: '$(PY) -m lora_atlas inspect $(DEMO) --json' for the JSON contract,"
-	@echo "      '$(PY) -m lora_atlas inspect <your LoRA folder>' on your own files,"
-	@echo "      'make bench' for the header-inspection benchmark."
+	@echo "== 2. organize: own folder + config.yaml per LoRA, bad files quarantined, journaled"
+	$(PY) -m lora_atlas organize $(DEMO)
+	$(PY) -m lora_atlas reconcile $(DEMO)
+	@echo
+	@echo "== 3. analyze: where one LoRA acts and how hard, per Inspire block"
+	$(PY) -m lora_atlas analyze $(DEMO)/styles/ink-sketch-xl/ink_sketch_xl.safetensors
+	@echo
+	@echo "== 4. plan: a two-LoRA SDXL stack, per-LoRA strengths and block vectors for Inspire"
+	$(PY) -m lora_atlas plan $(DEMO)/styles/ink-sketch-xl/ink_sketch_xl.safetensors:1.0 $(DEMO)/characters/red-hair-girl-pony/red_hair_girl_pony.safetensors:0.9 --policy balanced
+	@echo
+	@echo "Next: 'make undo' puts the demo library back as it was (same paths, same bytes);"
+	@echo "      '$(PY) -m lora_atlas inspect $(DEMO) --json' for the JSON contract;"
+	@echo "      '$(PY) -m lora_atlas organize <your LoRA folder>' (try 'check' first: it changes nothing);"
+	@echo "      'make serve' for the routes and panel without ComfyUI; 'make bench' for the benchmarks."
+
+undo: env
+	$(PY) -m lora_atlas undo $(DEMO)
 
 test: env
 	$(PY) -m pytest
 
 bench: env
 	$(PY) bench/bench_inspect.py
+	$(PY) bench/bench_analyze.py
+	$(PY) bench/bench_library.py
+	$(PY) bench/bench_plan.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

@@ -16,11 +16,10 @@ import math
 
 import numpy as np
 
-from .adapter_maths import (AnalysisError, LowRank, Mat, ShapeMismatch, change_inner, gram,
-                           single_threaded_blas)
+from .adapter_maths import LowRank, Mat, change_inner, gram, single_threaded_blas
 from .analysis import ANALYSIS_VERSION, OpenedLora, module_figures
 from .architecture import FAMILY
-from .errors import InspectError
+from .errors import AnalysisError, InspectError, ShapeMismatch
 from .taxonomy import GROUP_ORDER
 
 _RANK = {g: i for i, g in enumerate(("BASE",) + GROUP_ORDER)}

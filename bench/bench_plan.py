@@ -1,0 +1,63 @@
+"""Benchmark of the multi-LoRA planner (issue 5) on 4 Flux-size LoRAs (fp16, generated).
+
+1. Cold plan (files in the page cache, an empty PlanCache: inspections, per-block energies and
+   the stack's Gram matrices all computed) versus analysing the same 4 files alone with
+   `analyze_file`. The planner reads each file once (engine.interference.stack_gram), so the goal
+   is <= 2x the analysis.
+2. Warm plan (every figure in the PlanCache; only the files' stat() and the planning maths run).
+   Goal <= 50 ms.
+3. Adding a fifth LoRA to a warm stack: only the new file's figures and its pairs are missing, but
+   the missing pairs need the other files' factors, so one pass over the five runs.
+
+Timings: best of 3, baseline and plan alternating.
+
+    python bench/bench_plan.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+from bench_analyze import FLUX_UNET, best    # same Flux-size file and timing helper as the analysis bench
+
+from lora_atlas.engine.analysis import analyze_file
+from lora_atlas.engine.plan_inputs import PlanCache, plan_files
+from lora_atlas.library.synthetic_loras import write_fixture
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller files (a smoke run)")
+    args = parser.parse_args()
+    rank = 8 if args.quick else 32
+    with tempfile.TemporaryDirectory(prefix="bench_plan_") as root:
+        paths = [write_fixture(FLUX_UNET, os.path.join(root, f"flux_{i}.safetensors"), rank=rank, seed=i) for i in range(5)]
+        stack, extra = paths[:4], paths[4]
+        specs = [(p, 1.0 - 0.1 * i, None) for i, p in enumerate(stack)]
+        size = sum(os.path.getsize(p) for p in stack)
+        for p in paths:
+            analyze_file(p)                       # warm the page cache
+        t_an, t_cold = [], []
+        for _ in range(3):
+            t_an.append(best(lambda: [analyze_file(p) for p in stack], 1))
+            t_cold.append(best(lambda: plan_files(specs, policy="balanced", cache=PlanCache()), 1))
+        a, c = min(t_an), min(t_cold)
+        print(f"4 Flux LoRAs, rank {rank}, {size / 1e6:.0f} MB in all (page cache warm)")
+        print(f"  analyze_file x4 (baseline)      : {a:7.3f} s")
+        print(f"  plan, cold (empty cache)        : {c:7.3f} s   ratio {c / a:.2f}x (goal <= 2x)")
+        cache = PlanCache()
+        plan_files(specs, policy="balanced", cache=cache)
+        w = best(lambda: plan_files(specs, policy="balanced", cache=cache), 10)
+        w_rp = best(lambda: plan_files(specs, policy="role-priority", cache=cache), 10)
+        print(f"  plan, warm (balanced)           : {w * 1e3:7.1f} ms (goal <= 50 ms)")
+        print(f"  plan, warm (role-priority)      : {w_rp * 1e3:7.1f} ms")
+        t = time.perf_counter()
+        plan_files(specs + [(extra, 0.5, None)], cache=cache)
+        print(f"  plan, 4 warm + 1 new LoRA       : {time.perf_counter() - t:7.3f} s")
+
+
+if __name__ == "__main__":
+    main()
