@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from ..engine.plan_inputs import KNOWN_ROLES, parse_spec, plan_files
+from ..engine.plan_inputs import KNOWN_ROLES, find_root, parse_spec, plan_files
 from ..engine.planner import DEFAULT_HEADROOM, DEFAULT_POLICY, DEFAULT_ROLE_ORDER, POLICIES, PlanError
+from ..library import plans
+from ..library.errors import LibraryError, NotFound
+from ..library.operations import _reader_store
 from .output import print_json, table
 
 HELP = f"""Plan a stack of LoRAs for Inspire Pack's "LoRA Loader (Block Weight)" (one node per LoRA):
@@ -31,23 +35,34 @@ holding .lora-atlas/, else the nearest ancestor named {', '.join(KNOWN_ROLES[:4]
 Example:
   lora-atlas plan loras/characters/anna.safetensors:0.9 loras/styles/ink.safetensors:0.8:0.5
   lora-atlas plan a.safetensors b.safetensors --policy role-priority --roles characters,styles --json
-  lora-atlas plan a.safetensors b.safetensors --profile 2:OUT=0.5,IN4=0"""
+  lora-atlas plan a.safetensors b.safetensors --profile 2:OUT=0.5,IN4=0
+  lora-atlas plan a.safetensors b.safetensors --profile 2:soft-out --template portrait --save duo
+  lora-atlas plan --from-plan duo --policy none
+
+In a library (--root, or a folder above the files holding .lora-atlas/) every plan is kept in the
+history ('lora-atlas plans history') and the measured figures are cached in the store, so the next
+plan of the same files, in any process, is warm; a file that changed since is recomputed.
+--save NAME keeps the plan and its inputs; --from-plan NAME plans a saved plan's LoRAs again (moved
+files are found by their stable id); --template NAME takes policy, headroom, role order and per-role
+profiles from a template ('lora-atlas plans templates'); options you give win over both."""
 
 
 def register(sub) -> None:
     p = sub.add_parser("plan", help="a multi-LoRA block-weight plan", description=HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("loras", nargs="*", metavar="FILE[:STRENGTH[:CLIP]]")
-    p.add_argument("--policy", default=DEFAULT_POLICY, help=f"one of {', '.join(POLICIES)} (default {DEFAULT_POLICY})")
-    p.add_argument("--headroom", default=str(DEFAULT_HEADROOM),
-                   help=f"budget above the strongest single LoRA, 0..10 (default {DEFAULT_HEADROOM})")
-    p.add_argument("--roles", default=",".join(DEFAULT_ROLE_ORDER),
-                   help=f"role priority, highest first (default {','.join(DEFAULT_ROLE_ORDER)})")
+    p.add_argument("--policy", help=f"one of {', '.join(POLICIES)} (default {DEFAULT_POLICY})")
+    p.add_argument("--headroom", help=f"budget above the strongest single LoRA, 0..10 (default {DEFAULT_HEADROOM})")
+    p.add_argument("--roles", help=f"role priority, highest first (default {','.join(DEFAULT_ROLE_ORDER)})")
     p.add_argument("--root", help="the LoRA root whose first-level folders are the roles")
     p.add_argument("--role", action="append", default=[], metavar="N=ROLE",
                    help="give the N-th LoRA (1-based) this role, whatever its folder")
-    p.add_argument("--profile", action="append", default=[], metavar="N:BLOCK=V,...",
-                   help="multiply the N-th LoRA's ratios per block label (OUT3) or group (OUT), after the policy")
+    p.add_argument("--profile", action="append", default=[], metavar="N:BLOCK=V,...|N:NAME",
+                   help="multiply the N-th LoRA's ratios per block label (OUT3) or group (OUT), after the policy; "
+                        "N:NAME uses a saved profile ('lora-atlas profiles')")
+    p.add_argument("--save", metavar="NAME", help="keep this plan and its inputs in the library under NAME")
+    p.add_argument("--template", metavar="NAME", help="policy, headroom, role order and profiles from a saved template")
+    p.add_argument("--from-plan", metavar="NAME", help="plan the LoRAs of a saved plan again (then the FILEs given)")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON document")
     p.set_defaults(run=run)
 
@@ -80,43 +95,118 @@ def _profile(text, problems):
     return mults
 
 
-def build_request(args):
-    """(specs, options) from parsed arguments, or raise PlanError listing every problem."""
+def build_request(args, store=None, root=None):
+    """(specs, options) from parsed arguments, or raise PlanError listing every problem. With a
+    library `store`: --from-plan, --template and saved profiles (N:NAME) are read from it."""
     problems = []
-    specs = [parse_spec(s) for s in args.loras]
-    try:
-        headroom = float(args.headroom)
-    except ValueError:
-        headroom = args.headroom
-    roles = {}
+    specs, roles, profiles = [], {}, {}
+    options = dict(policy=DEFAULT_POLICY, headroom=DEFAULT_HEADROOM, role_order=DEFAULT_ROLE_ORDER)
+    if args.from_plan:
+        _from_plan(args, store, root, specs, roles, profiles, options, problems)
+    specs += [parse_spec(s) for s in args.loras]
+    explicit = {k for k, v in (("policy", args.policy), ("headroom", args.headroom), ("role_order", args.roles)) if v}
+    if args.policy:
+        options["policy"] = args.policy
+    if args.headroom:
+        try:
+            options["headroom"] = float(args.headroom)
+        except ValueError:
+            options["headroom"] = args.headroom
+    if args.roles:
+        options["role_order"] = tuple(r.strip() for r in args.roles.split(",") if r.strip())
     for i, role in _indexed(args.role, "--role", len(specs), problems).items():
         roles[specs[i][0]] = role
-    profiles = {}
     for i, text in _indexed(args.profile, "--profile", len(specs), problems).items():
-        profiles[specs[i][0]] = (f"--profile {i + 1}", _profile(text, problems))
-    role_order = tuple(r.strip() for r in args.roles.split(",") if r.strip())
+        if "=" in text:
+            profiles[specs[i][0]] = (f"--profile {i + 1}", _profile(text, problems))
+        elif store is None:
+            problems.append(f"--profile {i + 1}:{text}: expected BLOCK=VALUE (e.g. OUT=0.5, IN4=0), or the name of "
+                            "a saved profile, which needs a library (give --root DIR)")
+        else:
+            try:
+                profiles[specs[i][0]] = (text, plans.load_profile(store, text))
+            except NotFound as exc:
+                problems.append(f"--profile {i + 1}:{text}: {exc} (for multipliers write N:BLOCK=VALUE, e.g. "
+                                f"{i + 1}:OUT=0.5)")
+    options.update(root=args.root, roles=roles, profiles=profiles)
+    if args.template and not problems:
+        try:
+            options = plans.apply_template(store, plans.load_template(store, args.template), specs, options, explicit)
+        except NotFound as exc:
+            problems.append(f"--template {args.template}: {exc}")
     if problems:
         raise PlanError(problems)
-    return specs, dict(policy=args.policy, headroom=headroom, role_order=role_order, root=args.root, roles=roles,
-                       profiles=profiles)
+    return specs, options
+
+
+def _from_plan(args, store, root, specs, roles, profiles, options, problems) -> None:
+    """The stack and options of a saved plan (moved files at their new path)."""
+    try:
+        saved = plans.load_saved(store, args.from_plan, root)
+    except NotFound as exc:
+        problems.append(f"--from-plan: {exc}")
+        return
+    for note in saved.problems:
+        if not any(note.startswith(m) for m in saved.missing):
+            print(f"lora-atlas plan: note: {note}", file=sys.stderr)
+    problems += [f"--from-plan {saved.name}: {p}" for p in saved.problems if any(p.startswith(m) for m in saved.missing)]
+    inputs = saved.inputs
+    for lo in inputs["loras"]:
+        if lo["given"] in saved.missing:
+            continue
+        specs.append((lo["path"], lo["strength_model"], lo["strength_clip"]))
+        if lo.get("role"):
+            roles[lo["path"]] = lo["role"]
+        if lo.get("profile"):
+            profiles[lo["path"]] = (lo["profile"]["name"], lo["profile"]["multipliers"])
+    options.update(policy=inputs["policy"], headroom=inputs["headroom"], role_order=tuple(inputs["role_order"]))
+
+
+def _library_root(args):
+    """--root, else the nearest folder holding .lora-atlas/ above the first file (or here)."""
+    if args.root:
+        return args.root
+    first = parse_spec(args.loras[0])[0] if args.loras else os.path.join(os.getcwd(), "-")
+    return find_root(first)
 
 
 def run(args) -> int:
+    saved = None
     try:
-        specs, options = build_request(args)
-        plan = plan_files(specs, **options)
-    except PlanError as exc:
-        if args.json:
-            print_json({"error": str(exc), "problems": exc.problems})
+        root = _library_root(args)
+        if root is None:
+            if args.save or args.template or args.from_plan:
+                raise PlanError(["--save, --template and --from-plan need a library: give --root DIR (the LoRA "
+                                 "root; its store is kept in DIR/.lora-atlas/)"])
+            specs, options = build_request(args)
+            plan = plan_files(specs, **options)
         else:
-            for problem in exc.problems:
-                print(f"lora-atlas plan: {problem}", file=sys.stderr)
-        return 2
+            with _reader_store(root, create=True) as (store, persist):
+                if args.save and not persist:
+                    raise PlanError([f"the library '{root}' is busy or read-only: --save cannot write now; try again"])
+                specs, options = build_request(args, store, root)
+                options.pop("root", None)
+                plan, saved = plans.plan_and_record(store, root, specs, save_as=args.save, history=persist, **options)
+    except (LibraryError, PlanError) as exc:
+        return _fail(args, exc)
     if args.json:
         print_json(plan)
     else:
         print(render(plan))
+        if saved is not None:
+            print(f"\nsaved as plan {args.save!r} (id {saved}); 'lora-atlas plans show {args.save}' shows it")
     return 0
+
+
+def _fail(args, exc) -> int:
+    """Exit 2 with every problem (JSON on stdout with --json, else one line each on stderr)."""
+    problems = getattr(exc, "problems", None) or [str(exc)]
+    if args.json:
+        print_json({"error": str(exc), "problems": problems})
+    else:
+        for problem in problems:
+            print(f"lora-atlas plan: {problem}", file=sys.stderr)
+    return 2
 
 
 def render(plan: dict) -> str:

@@ -9,7 +9,9 @@
     ├── FilesystemError              a move or a write failed; carries `verb`, `src`, `dst`
     │   └── DestinationExists        a move would have overwritten something
     ├── JournalError                 the move journal cannot be read or written
-    └── NothingToUndo                no organize left to roll back
+    ├── NothingToUndo                no organize left to roll back
+    ├── NotFound                     no saved plan, template or profile of that name (plans.py)
+    └── InvalidDocument              a plan, template or profile that cannot be kept; lists every problem
 
 Bad LoRA files are not errors here: they are quarantined with the engine's `InspectError` reason.
 """
@@ -61,3 +63,15 @@ class JournalError(LibraryError):
 
 class NothingToUndo(LibraryError):
     pass
+
+
+class NotFound(LibraryError):
+    pass
+
+
+class InvalidDocument(LibraryError):
+    """`problems` lists every reason, one line each."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))

@@ -99,10 +99,40 @@ def _m003_variant_settings_folders(conn):
     """)
 
 
+def _m004_plan_inputs_templates_cache(conn):
+    conn.executescript("""
+        ALTER TABLE saved_plans ADD COLUMN inputs TEXT;          -- the request (library/plans.py), JSON
+        ALTER TABLE saved_plans ADD COLUMN schema_version INTEGER;
+        ALTER TABLE plan_history ADD COLUMN inputs TEXT;
+        ALTER TABLE plan_history ADD COLUMN schema_version INTEGER;
+        CREATE TABLE plan_templates (              -- policy + headroom + role order + profiles
+            name       TEXT PRIMARY KEY,
+            data       TEXT NOT NULL,
+            updated_at TEXT
+        );
+        CREATE TABLE plan_cache_files (            -- engine.plan_inputs.PlanCache per-file energies
+            key              TEXT NOT NULL,        -- '<stable id>:<size>:<mtime_ns>'
+            analysis_version INTEGER NOT NULL,
+            path             TEXT NOT NULL,        -- real path last seen (to say 'changed: recomputed')
+            data             TEXT NOT NULL,
+            PRIMARY KEY (key, analysis_version)
+        );
+        CREATE INDEX plan_cache_files_path ON plan_cache_files(path);
+        CREATE TABLE plan_cache_pairs (            -- PlanCache inner products of two files
+            a                TEXT NOT NULL,        -- file keys as above, a < b
+            b                TEXT NOT NULL,
+            analysis_version INTEGER NOT NULL,
+            data             TEXT NOT NULL,
+            PRIMARY KEY (a, b, analysis_version)
+        );
+    """)
+
+
 MIGRATIONS = (
     (1, "initial", _m001_initial),
     (2, "profiles_and_plans", _m002_profiles_and_plans),
     (3, "variant_settings_folders", _m003_variant_settings_folders),
+    (4, "plan_inputs_templates_cache", _m004_plan_inputs_templates_cache),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
