@@ -10,6 +10,8 @@ $(VENV)/.installed: pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	# torch only for the node tests (real tensors); ComfyUI brings its own, so never in requirements.txt
+	$(PY) -m pip install --quiet torch==2.13.0
 	touch $@
 
 env: $(VENV)/.installed
@@ -27,7 +29,8 @@ run: env
 	$(PY) -m lora_atlas analyze $(DEMO)/styles/ink-sketch-xl/ink_sketch_xl.safetensors
 	@echo
 	@echo "== 4. plan: a two-LoRA SDXL stack, per-LoRA strengths and block vectors for Inspire"
-	$(PY) -m lora_atlas plan $(DEMO)/styles/ink-sketch-xl/ink_sketch_xl.safetensors:1.0 $(DEMO)/characters/red-hair-girl-pony/red_hair_girl_pony.safetensors:0.9 --policy balanced
+	$(PY) -m lora_atlas plan $(DEMO)/styles/ink-sketch-xl/ink_sketch_xl.safetensors:1.0 $(DEMO)/characters/red-hair-girl-pony/red_hair_girl_pony.safetensors:0.9 --policy balanced --save demo-duo
+	$(PY) -m lora_atlas plans list --root $(DEMO)
 	@echo
 	@echo "Next: 'make undo' puts the demo library back as it was (same paths, same bytes);"
 	@echo "      '$(PY) -m lora_atlas inspect $(DEMO) --json' for the JSON contract;"
@@ -37,11 +40,16 @@ run: env
 undo: env
 	$(PY) -m lora_atlas undo $(DEMO)
 
+serve: env
+	$(PY) -m lora_atlas serve $(DEMO)
+
 test: env
 	$(PY) -m pytest
 
 bench: env
 	$(PY) bench/bench_inspect.py
+	$(PY) bench/bench_routes.py
+	$(PY) bench/bench_import.py
 	$(PY) bench/bench_analyze.py
 	$(PY) bench/bench_library.py
 	$(PY) bench/bench_plan.py

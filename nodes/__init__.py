@@ -1,7 +1,27 @@
-"""The ComfyUI face: graph nodes and routes. The only package that imports ComfyUI, lazily.
+"""The ComfyUI face: graph nodes, HTTP routes, websocket events. The only package that imports
+ComfyUI, and only lazily: importing it loads no ComfyUI module, no torch and no library.
 
-Nothing is registered yet; importing this stays free of ComfyUI and torch work.
+Node API: V1 (`NODE_CLASS_MAPPINGS`), which every ComfyUI version loads (0.3.64 ignores a V3
+`comfy_entrypoint` when `NODE_CLASS_MAPPINGS` exists, so the pack exports only V1).
+
+Inside ComfyUI, `register()` attaches the routes to `PromptServer.instance.routes` (ComfyUI then
+serves them at /lora-atlas/... and /api/lora-atlas/...).
 """
+
+from __future__ import annotations
+
+from . import analyzer, apply_plan, browser, planner, stack
+
+_FAMILIES = (browser, analyzer, planner, apply_plan, stack)
 
 NODE_CLASS_MAPPINGS: dict = {}
 NODE_DISPLAY_NAME_MAPPINGS: dict = {}
+for _family in _FAMILIES:
+    NODE_CLASS_MAPPINGS.update(_family.NODE_CLASS_MAPPINGS)
+    NODE_DISPLAY_NAME_MAPPINGS.update(_family.NODE_DISPLAY_NAME_MAPPINGS)
+
+
+def register() -> bool:
+    """Attach the routes when running inside ComfyUI (no-op elsewhere); True if attached."""
+    from .comfy_glue import register_routes
+    return register_routes()

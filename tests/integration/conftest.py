@@ -45,3 +45,77 @@ def run_oracle(env: dict, arch: str, files, vector: str | None = None, inspire: 
     proc = subprocess.run(cmd + list(files), capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout)
+
+
+# --- a real ComfyUI server with the pack loaded through --extra-model-paths-config -----------
+
+import socket  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tests", "helpers"))
+
+
+@pytest.fixture(scope="session")
+def sd15_checkpoint(comfy_env, tmp_path_factory):
+    """A random-weight SD1.5-shaped checkpoint written once per session (or LORA_ATLAS_SD15 when set)."""
+    given = os.environ.get("LORA_ATLAS_SD15")
+    if given and os.path.isfile(given):
+        return given
+    out = str(tmp_path_factory.mktemp("checkpoints") / "sd15_random.safetensors")
+    proc = subprocess.run([comfy_env["python"], os.path.join(os.path.dirname(__file__), "sd15_checkpoint.py"),
+                           "--comfyui", comfy_env["comfyui"], out], capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def comfy_server(comfy_env, sd15_checkpoint, tmp_path_factory):
+    """{"url", "log", "base", "loras", "output"}: ComfyUI on loopback with the pack loaded from a
+    folder holding a symlink to this checkout (nothing copied) and a LoRA library of our fixtures."""
+    from library_fixture import build_library
+
+    base = tmp_path_factory.mktemp("comfy")
+    for d in ("custom_nodes", "checkpoints", "base/custom_nodes", "base/models/loras", "out", "tmp", "in", "user"):
+        (base / d).mkdir(parents=True)
+    os.symlink(REPO, base / "custom_nodes" / "lora_atlas")
+    os.symlink(sd15_checkpoint, base / "checkpoints" / "sd15_random.safetensors")
+    loras = build_library(base / "loras")
+    yaml_path = base / "extra_model_paths.yaml"
+    yaml_path.write_text(f"lora_atlas_test:\n  base_path: {base}\n  custom_nodes: custom_nodes\n"
+                         f"  loras: loras\n  checkpoints: checkpoints\n")
+    port = _free_port()
+    log_path = base / "comfyui.log"
+    cmd = [comfy_env["python"], "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
+           "--extra-model-paths-config", str(yaml_path), "--base-directory", str(base / "base"),
+           "--output-directory", str(base / "out"), "--temp-directory", str(base / "tmp"),
+           "--input-directory", str(base / "in"), "--user-directory", str(base / "user"), "--disable-auto-launch"]
+    log = open(log_path, "w")
+    proc = subprocess.Popen(cmd, cwd=comfy_env["comfyui"], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen(url + "/system_stats", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError("ComfyUI did not start:\n" + log_path.read_text()[-4000:])
+                time.sleep(0.5)
+        yield {"url": url, "log": log_path, "base": str(base), "loras": loras, "output": str(base / "out"),
+               "proc": proc}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

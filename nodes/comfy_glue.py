@@ -1,0 +1,86 @@
+"""Where the pack meets ComfyUI: the LoRA roots from `folder_paths` (extra_model_paths.yaml
+included), events through `PromptServer.instance.send_sync`, the LoRA list refresh, the shared
+service. ComfyUI modules are looked up lazily; outside ComfyUI (tests, `lora-atlas serve`) a
+service is installed with `set_service`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_service = None
+
+
+def prompt_server():
+    """ComfyUI's PromptServer instance when running inside ComfyUI, else None (imports nothing)."""
+    server = sys.modules.get("server")
+    ps = getattr(getattr(server, "PromptServer", None), "instance", None)
+    return ps if ps is not None and "folder_paths" in sys.modules else None
+
+
+def lora_roots() -> list:
+    import folder_paths
+    return folder_paths.get_folder_paths("loras")
+
+
+def refresh_lora_list() -> None:
+    """Make ComfyUI list the LoRAs again after files moved (its cache keys on folder mtimes only)."""
+    folder_paths = sys.modules.get("folder_paths")
+    if folder_paths is not None:
+        folder_paths.filename_list_cache.pop("loras", None)
+
+
+def set_service(service) -> None:
+    global _service
+    _service = service
+
+
+def get_service():
+    """The one AtlasService of this process, built on first use (never at import)."""
+    global _service
+    if _service is None:
+        from .service import AtlasService
+        ps = prompt_server()
+        if ps is not None:
+            _service = AtlasService(lora_roots, send=ps.send_sync, on_files_changed=refresh_lora_list)
+            _service.roots_source = "folder_paths (models/loras and extra_model_paths.yaml)"
+        else:
+            roots = [r for r in os.environ.get("LORA_ATLAS_ROOTS", "").split(os.pathsep) if r]
+            _service = AtlasService(roots)
+    return _service
+
+
+def lora_names() -> list:
+    """ComfyUI's LoRA names (relative paths) or, outside ComfyUI, the service's listing."""
+    if "folder_paths" in sys.modules:
+        return sys.modules["folder_paths"].get_filename_list("loras")
+    return [it["lora_name"] for it in get_service().items()]
+
+
+def lora_path(name: str) -> str:
+    """The full path of a LoRA name (ComfyUI's resolution inside ComfyUI, confined otherwise)."""
+    if not isinstance(name, str) or not name or name == "None":
+        raise ValueError("no LoRA selected")
+    fp = sys.modules.get("folder_paths")
+    if fp is not None:
+        path = fp.get_full_path("loras", name)
+        if path is None:
+            raise ValueError(f"LoRA {name!r} not found in ComfyUI's loras folders")
+        return path
+    from .errors import ApiError
+    from .service import confine
+    try:
+        return confine(get_service().roots(), name.replace(os.sep, "/"))[2]
+    except ApiError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def register_routes() -> bool:
+    """Attach the routes to ComfyUI's server when running inside it."""
+    ps = prompt_server()
+    if ps is None:
+        return False
+    from .routes import add_routes
+    add_routes(ps.routes, get_service)
+    return True

@@ -1,0 +1,62 @@
+"""The routes without ComfyUI: an aiohttp application for `lora-atlas serve` (and benchmarks),
+with a `/ws` websocket that relays the service's events in ComfyUI's message shape
+(`{"type": event, "data": ...}`) and the panel's files from `web/` when present."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import weakref
+
+from aiohttp import web
+
+from .routes import add_routes
+from .service import AtlasService
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+WEB_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
+
+
+def make_app(roots, *, service: AtlasService | None = None, auto_scan: bool = True) -> web.Application:
+    app = web.Application(client_max_size=2 << 20)
+    sockets: weakref.WeakSet = weakref.WeakSet()
+    loop_box = {}
+
+    def send(event: str, data) -> None:          # thread-safe, like PromptServer.send_sync
+        loop = loop_box.get("loop")
+        if loop is None or loop.is_closed():
+            return
+        message = json.dumps({"type": event, "data": data}, default=str)
+        for ws in list(sockets):
+            loop.call_soon_threadsafe(lambda ws=ws: asyncio.ensure_future(ws.send_str(message)))
+
+    svc = service or AtlasService(roots, send=send, auto_scan=auto_scan)
+    if service is not None:
+        service.send = send
+    app["service"] = svc
+    routes = web.RouteTableDef()
+    add_routes(routes, svc)
+
+    @routes.get("/ws")
+    async def events(request):
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        sockets.add(ws)
+        async for _ in ws:
+            pass
+        return ws
+
+    app.add_routes(routes)
+    if os.path.isfile(os.path.join(WEB_DIR, "index.html")):
+        app.router.add_static("/", WEB_DIR, show_index=False)
+
+    async def started(app):
+        loop_box["loop"] = asyncio.get_running_loop()
+
+    async def stopped(app):
+        svc.close()
+
+    app.on_startup.append(started)
+    app.on_cleanup.append(stopped)
+    return app

@@ -1,0 +1,71 @@
+"""`lora-atlas serve`: the same routes on a plain aiohttp server on loopback, events on /ws."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "helpers"))
+from library_fixture import build_library  # noqa: E402
+
+
+def test_serve_refuses_non_loopback_and_missing_dirs(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "lora_atlas", "serve", str(tmp_path), "--host", "0.0.0.0"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "loopback" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "lora_atlas", "serve", str(tmp_path / "nope")],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "not a folder" in out.stderr
+
+
+def test_serve_help_has_an_example():
+    out = subprocess.run([sys.executable, "-m", "lora_atlas", "serve", "--help"], capture_output=True, text=True)
+    assert "Example:" in out.stdout
+
+
+@pytest.fixture
+def served(tmp_path):
+    root = build_library(tmp_path / "loras")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "lora_atlas", "serve", root, "--port", str(port)],
+                            stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(url + "/lora-atlas/settings", timeout=2).read()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+async def test_serve_routes_and_job_events(served):
+    import aiohttp
+    async with aiohttp.ClientSession() as session:
+        async with session.get(served + "/lora-atlas/loras?refresh=1") as r:
+            assert r.status == 200 and (await r.json())["total"] == 5
+        async with session.get(served + "/lora-atlas/loras/nope") as r:
+            assert r.status == 404 and set(await r.json()) == {"error"}
+        async with session.ws_connect(served + "/ws") as ws:
+            async with session.post(served + "/lora-atlas/jobs/check", json={}) as r:
+                assert r.status == 202
+                job_id = (await r.json())["job"]["id"]
+            states = []
+            async for msg in ws:
+                doc = json.loads(msg.data)
+                if doc["type"] == "lora-atlas.job" and doc["data"]["id"] == job_id:
+                    states.append(doc["data"]["state"])
+                    if doc["data"]["state"] in ("done", "failed"):
+                        break
+            assert states[-1] == "done"
