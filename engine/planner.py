@@ -363,7 +363,8 @@ def _lora_out(e, i, positions, vec, applied, ratio, why, blocks_g, te_g, te_fact
             warnings.append(f"{e.path}: strength_clip {clip:.4g} (= text-encoder scale {canonical_number(tau)} / BASE "
                             f"ratio {canonical_number(base)}) capped at Inspire's {STRENGTH_LIMIT:g}")
             clip = math.copysign(STRENGTH_LIMIT, clip)
-    clip = quantize(clip)
+    # toward zero, like the ratios: a rounded-up strength_clip would put a budgeted encoder over its budget
+    clip = quantize(math.copysign(math.floor(abs(clip) * _STEP + 1e-6) / _STEP, clip))
     te_scale = clip * base if has_te or policy == "none" else 0.0
     if has_te and base not in (0.0, 1.0):
         notes.append(f"BASE ratio {canonical_number(base)} also multiplies the text encoders in Inspire: strength_clip "

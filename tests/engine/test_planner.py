@@ -285,3 +285,25 @@ def test_roles_and_specs(tmp_path):
     assert parse_spec("a.safetensors:0.5:0.25") == ("a.safetensors", "0.5", "0.25")
     assert parse_spec("a.safetensors:0.5") == ("a.safetensors", "0.5", None)
     assert parse_spec("a.safetensors") == ("a.safetensors", None, None)
+
+
+def test_text_encoders_stay_within_budget_after_rounding(files):
+    """Two LoRAs whose text encoders reinforce each other, one with a BASE ratio that makes
+    strength_clip = τ / BASE a long decimal: the applied scales strength_clip × BASE must keep the
+    encoder's combined energy within its budget (rounding toward zero, never up)."""
+    a, b = files["part_b"], files["te_only_c"]
+    r = interference(a, b)
+    (name, pair), = r["text_encoders"].items()
+    g = np.array([[pair["energy_a"], pair["inner"]], [pair["inner"], pair["energy_b"]]])
+    over = []
+    for step in range(1, 40):
+        base_b, k = round(0.17 + step * 0.0213, 4), np.array([0.9, 0.7 + step * 0.00731])
+        plan = plan_files([(a, 1.0, float(k[0])), (b, 1.0, float(k[1]))], policy="balanced", headroom=0.1,
+                          profiles={b: ("odd", {"BASE": base_b}), a: ("odd", {"BASE": 0.77})})
+        scales = np.array([lo["strength_clip"] * next(x["ratio"] for x in lo["blocks"] if x["block"] == "BASE")
+                           for lo in plan["loras"]])
+        budget = 1.1 * max(k[i] ** 2 * g[i, i] for i in range(2))
+        assert all(s > 0 for s in scales)
+        if scales @ g @ scales > budget * (1 + 1e-12):
+            over.append((base_b, scales @ g @ scales - budget))
+    assert not over, over
