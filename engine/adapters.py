@@ -59,7 +59,8 @@ def _full(roles, shapes):
     return None
 
 
-DETECTORS = (_loha, _lokr, _glora, _oft, _lora, _full)
+# Plain LoRA first: by far the most common, and its roles (up + down) belong to no other adapter.
+DETECTORS = (_lora, _loha, _lokr, _glora, _oft, _full)
 
 
 def module_adapter(roles: dict, shapes: dict):

@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from . import adapters
-from .keys import ModuleName, normalize_module, split_tensor_key
+from .keys import _SPLIT_CACHE, ModuleName, normalize_module, split_tensor_key
 
 
 @dataclass
@@ -45,10 +45,13 @@ def build_layout(tensors: dict) -> Layout:
     grouped: dict = {}
     leftover = []
     shapes = {}
+    memo = _SPLIT_CACHE  # inlined memo lookup: this loop runs once per tensor of every new table
     for key, entry in tensors.items():
         shapes[key] = entry[1]
-        split = split_tensor_key(key)
+        split = memo.get(key)
         if split is None:
+            split = split_tensor_key(key)
+        if not split:
             leftover.append(key)
             continue
         module, role = split
