@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import sys
 
 from ..engine.inspect import inspect_file, iter_lora_files
-from .output import print_json, table
+from .output import each_with_progress, print_json, table
 
 HELP = """Classify LoRA files: architecture, adapter, text encoders, Inspire block positions.
 A folder means its LoRA files, recursively, sorted. A bad file is reported and never stops the run.
@@ -25,8 +24,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     missing = [p for p in args.paths if not os.path.exists(p)]
-    results = [inspect_file(path) for path in iter_lora_files(p for p in args.paths if p not in missing)]
-    results += [inspect_file(p) for p in missing]  # reported as unreadable, in argument order
+    paths = list(iter_lora_files(p for p in args.paths if p not in missing)) + missing  # missing: reported as unreadable
+    results = each_with_progress(paths, "inspect", inspect_file, enabled=not args.json)
     if args.json:
         print_json([r.to_dict() for r in results])
         return 0

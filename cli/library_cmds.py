@@ -12,7 +12,7 @@ import sys
 
 from ..library import operations
 from ..library.errors import LibraryError
-from .output import print_json
+from .output import print_json, progress_bar
 
 COMMANDS = {
     "check": ("show what organize would do; change nothing (seed: lora-check)",
@@ -71,23 +71,6 @@ def _execute(args, name: str, call, render, exit_code) -> int:
     return exit_code(result)
 
 
-def _progress(enabled: bool):
-    if not (enabled and sys.stderr.isatty()):
-        return None
-
-    def show(phase, done, total, path):
-        if total:
-            width = 30
-            filled = width * done // total
-            sys.stderr.write(f"\r{phase:7} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-            if done >= total:
-                sys.stderr.write("\n")
-        else:
-            sys.stderr.write(f"\r{phase:7} {done} files")
-        sys.stderr.flush()
-    return show
-
-
 def _summary(result) -> str:
     s = result.scan
     counts = {}
@@ -122,13 +105,13 @@ def run_check(args) -> int:
 
 def run_clean(args) -> int:
     return _execute(args, "clean", lambda: operations.organize(args.dir, mode="clean", allow=args.allow,
-                                                               progress=_progress(not args.json)),
+                                                               progress=progress_bar(not args.json)),
                     _render_run, _run_failed)
 
 
 def run_organize(args) -> int:
     return _execute(args, "organize", lambda: operations.organize(args.dir, allow=args.allow, previews=not args.no_preview,
-                                                                  progress=_progress(not args.json)),
+                                                                  progress=progress_bar(not args.json)),
                     _render_run, _run_failed)
 
 
@@ -141,7 +124,7 @@ def _render_reconcile(report) -> None:
 
 def run_reconcile(args) -> int:
     return _execute(args, "reconcile", lambda: operations.reconcile_library(args.dir, repair=args.repair,
-                                                                            progress=_progress(not args.json)),
+                                                                            progress=progress_bar(not args.json)),
                     _render_reconcile, lambda r: 0 if r.ok else 1)
 
 
@@ -170,7 +153,7 @@ def _render_scan(report) -> None:
 
 def run_scan(args) -> int:
     return _execute(args, "scan", lambda: operations.scan_library(args.dir, full_hash=args.hash,
-                                                                  progress=_progress(not args.json)),
+                                                                  progress=progress_bar(not args.json)),
                     _render_scan, lambda r: 0)
 
 

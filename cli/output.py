@@ -21,3 +21,33 @@ def table(rows: list, headers: list) -> str:
     for row in rows:
         lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
     return "\n".join(lines)
+
+
+def progress_bar(enabled: bool = True):
+    """A `progress(phase, done, total, path)` callback drawing one line on stderr, or None when
+    stderr is not a terminal (scripts and --json runs see nothing)."""
+    if not (enabled and sys.stderr.isatty()):
+        return None
+
+    def show(phase, done, total, path):
+        if total:
+            width = 30
+            filled = width * done // total
+            sys.stderr.write(f"\r{phase:7} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+            if done >= total:
+                sys.stderr.write("\n")
+        else:
+            sys.stderr.write(f"\r{phase:7} {done} files")
+        sys.stderr.flush()
+    return show
+
+
+def each_with_progress(paths: list, phase: str, work, enabled: bool = True) -> list:
+    """`work(path)` for every path, in order, with a progress line on a terminal."""
+    show = progress_bar(enabled and len(paths) > 1)
+    results = []
+    for done, path in enumerate(paths, 1):
+        results.append(work(path))
+        if show:
+            show(phase, done, len(paths), path)
+    return results

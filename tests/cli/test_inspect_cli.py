@@ -80,3 +80,16 @@ def test_every_command_has_help_with_an_example():
 def test_usage_error_exits_2():
     proc = subprocess.run([sys.executable, "-m", "lora_atlas", "inspect"], capture_output=True, text=True)
     assert proc.returncode == 2
+
+
+def test_progress_only_on_a_terminal(tmp_path, capsys, monkeypatch, lora_files):
+    """A progress line goes to stderr on a terminal, never into piped or --json output."""
+    from lora_atlas.cli.output import each_with_progress
+
+    paths = [lora_files("sd1_lora"), lora_files("flux_single")]
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    assert each_with_progress(paths, "inspect", len) == [len(p) for p in paths]
+    err = capsys.readouterr().err
+    assert "inspect [" in err and "2/2" in err
+    assert each_with_progress(paths, "inspect", len, enabled=False) == [len(p) for p in paths]
+    assert capsys.readouterr().err == ""
