@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from ..engine.analysis import analyze_file, round_figures
-from ..engine.inspect import iter_lora_files
-from .output import each_with_progress, print_json, table
+from .output import each_with_progress, lora_paths, print_json, table
 
 HELP = """Measure where each LoRA acts and how hard, from its weights: per Inspire block position the
 energy ||dW||^2 of the change ComfyUI applies at strength 1, its share of the file's total, the
@@ -31,8 +29,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    missing = [p for p in args.paths if not os.path.exists(p)]
-    paths = list(iter_lora_files(p for p in args.paths if p not in missing)) + missing
+    paths = lora_paths(args.paths)
     results = each_with_progress(paths, "analyze", lambda path: round_figures(analyze_file(path)), enabled=not args.json)
     if args.json:
         print_json(results)

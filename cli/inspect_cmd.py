@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
-from ..engine.inspect import inspect_file, iter_lora_files
-from .output import each_with_progress, print_json, table
+from ..engine.inspect import inspect_file
+from .output import each_with_progress, lora_paths, print_json, table
 
 HELP = """Classify LoRA files: architecture, adapter, text encoders, Inspire block positions.
 A folder means its LoRA files, recursively, sorted. A bad file is reported and never stops the run.
@@ -23,8 +21,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    missing = [p for p in args.paths if not os.path.exists(p)]
-    paths = list(iter_lora_files(p for p in args.paths if p not in missing)) + missing  # missing: reported as unreadable
+    paths = lora_paths(args.paths)
     results = each_with_progress(paths, "inspect", inspect_file, enabled=not args.json)
     if args.json:
         print_json([r.to_dict() for r in results])

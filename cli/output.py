@@ -1,10 +1,13 @@
-"""Shared terminal output: canonical JSON and plain tables."""
+"""Shared terminal plumbing: canonical JSON, plain tables, progress lines, PATH expansion."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import orjson
+
+from ..engine.inspect import iter_lora_files
 
 
 def print_json(document) -> None:
@@ -51,3 +54,10 @@ def each_with_progress(paths: list, phase: str, work, enabled: bool = True) -> l
         if show:
             show(phase, done, len(paths), path)
     return results
+
+
+def lora_paths(arguments) -> list:
+    """PATH arguments expanded (engine.inspect.iter_lora_files), with the ones that do not exist
+    kept, last and in argument order, so they are reported as unreadable rather than dropped."""
+    missing = [p for p in arguments if not os.path.exists(p)]
+    return list(iter_lora_files(p for p in arguments if p not in missing)) + missing

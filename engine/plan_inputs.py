@@ -55,15 +55,21 @@ def find_root(path: str):
         d = parent
 
 
+def role_from_relpath(rel: str) -> str | None:
+    """The role of a LoRA at `rel` ("/"-separated, relative to its root): the first folder, unless
+    the file sits directly in the root, outside it, or under a hidden or `_` folder (quarantine)."""
+    parts = rel.split("/")
+    if parts[0] == ".." or len(parts) < 2 or parts[0].startswith((".", "_")):
+        return None
+    return parts[0]
+
+
 def role_of(path: str, root: str | None = None):
     """(role, root) of a LoRA file (see the module docstring)."""
     root = root or find_root(path)
     if root is not None:
         rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
-        parts = rel.split(os.sep)
-        if parts[0] == ".." or len(parts) < 2 or parts[0].startswith((".", "_")):
-            return None, root
-        return parts[0], root
+        return role_from_relpath(rel.replace(os.sep, "/")), root
     d = os.path.dirname(os.path.abspath(path))
     while True:
         name = os.path.basename(d)

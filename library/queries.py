@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from ..engine.plan_inputs import role_from_relpath
 from .config_files import CONFIG_NAME, existing_preview
 from .scan import QUARANTINE_DIR
 
@@ -22,12 +23,8 @@ class QueryError(ValueError):
     """A bad listing request; the message names the parameter."""
 
 
-def role_of_path(rel: str) -> str | None:
-    """The category (first folder under the root) of a LoRA at `rel`, as plan_inputs.role_of says."""
-    parts = rel.split("/")
-    if len(parts) < 2 or parts[0].startswith((".", "_")):
-        return None
-    return parts[0]
+# The category (first folder under the root) of a LoRA at `rel`: the planner's own rule.
+role_of_path = role_from_relpath
 
 
 def index_items(root: str, rows: list, root_index: int = 0) -> list:
