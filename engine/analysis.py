@@ -25,13 +25,11 @@ from dataclasses import dataclass
 
 from .adapter_maths import AnalysisError, Change, Source, build_change, single_threaded_blas
 from .errors import InspectError
-from .inspect import inspect_file
-from .keys import encoder_name
-from .layout import Module, build_layout
-from .safetensors_header import read_header
-from .taxonomy import GROUP_ORDER, block_label, block_of, inspire_positions, rules_for
+from .inspect import inspect_with_facts
+from .layout import Module
+from .taxonomy import GROUP_ORDER, block_label, inspire_positions
 
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2   # 2: modules ComfyUI does not map are no longer measured
 FIELDS = ("energy", "share", "spectral_norm", "effective_rank", "modules")
 
 
@@ -51,7 +49,7 @@ class OpenedLora:
     through a memory map. Use as a context manager."""
 
     def __init__(self, path: str):
-        inspection = inspect_file(path)
+        inspection, header, facts = inspect_with_facts(path)
         if not inspection.ok:
             error = InspectError(inspection.error)
             error.code = inspection.error_code
@@ -59,9 +57,8 @@ class OpenedLora:
         self.path = path
         self.inspection = inspection
         self.architecture = inspection.architecture
-        header = read_header(path)
         self.source = Source(path, header)
-        self.targets = _targets(build_layout(header.tensors).modules, self.architecture)
+        self.targets = _targets(facts.placements(self.architecture)[0])
 
     def change(self, target: Target) -> Change:
         return build_change(target.module.adapter, target.module.roles, self.source)
@@ -76,15 +73,9 @@ class OpenedLora:
         self.close()
 
 
-def _targets(modules, architecture: str) -> list:
-    rules = rules_for(architecture)
-    placed = []
-    for m in modules:
-        if m.name.component == "te":
-            enc = encoder_name(m.name, architecture)
-            placed.append((m, enc, None))
-        else:
-            placed.append((m, None, block_of(m.name.flat, rules) if rules else None))
+def _targets(placed) -> list:
+    """Targets of the modules ComfyUI loads (engine.inspect's placement), each with its Inspire
+    position label (merged positions "MID1+OUT1" included)."""
     label_of = {}
     for position in inspire_positions(b for _, enc, b in placed if enc is None and b is not None):
         for block in position:

@@ -64,13 +64,19 @@ class Inspection:
 
 def inspect_file(path: str) -> Inspection:
     """Classify one file; every failure becomes ok=False with a one-line reason."""
+    return inspect_with_facts(path)[0]
+
+
+def inspect_with_facts(path: str):
+    """(Inspection, Header, TableFacts) of one file, read once; header and facts are None when the
+    file is not a usable LoRA. Analysis builds on the same facts instead of reading them again."""
     try:
         return _inspect(path)
     except InspectError as exc:
-        return Inspection(path=path, ok=False, error=exc.reason, error_code=exc.code)
+        return Inspection(path=path, ok=False, error=exc.reason, error_code=exc.code), None, None
 
 
-def _inspect(path: str) -> Inspection:
+def _inspect(path: str):
     ext = os.path.splitext(path)[1].lower()
     if ext in PICKLE_EXTENSIONS:
         raise PickleContainer(f"pickle format ({ext}): not loaded, convert to safetensors")
@@ -114,7 +120,7 @@ def _inspect(path: str) -> Inspection:
         has_thumbnail=meta_mod.thumbnail(meta) is not None,
         evidence=evidence,
         warnings=arch.warnings + facts.leftover_warnings + list(inspire_warnings),
-    )
+    ), header, facts
 
 
 class TableFacts:
@@ -137,25 +143,35 @@ class TableFacts:
             f"{len(layout.leftover)} tensor(s) are not LoRA parameters and would not load (e.g. '{layout.leftover[0]}')"
         ] if layout.leftover else []
         self._by_arch: dict = {}
+        self._placed: dict = {}
+
+    def placements(self, architecture: str):
+        """([(module, text encoder or None, (group, index) or None = BASE)] for every module
+        ComfyUI loads, [modules it does not map]): the one placement of modules into blocks."""
+        hit = self._placed.get(architecture)
+        if hit is None:
+            rules = rules_for(architecture)
+            unmapped = unmapped_by_comfyui(self.layout, architecture)
+            skipped = {id(m) for m in unmapped}
+            placed = []
+            for m in self.layout.modules:
+                if id(m) in skipped:
+                    continue
+                if m.name.component == "te":
+                    placed.append((m, encoder_name(m.name, architecture), None))
+                else:
+                    placed.append((m, None, block_of(m.name.flat, rules) if rules else None))
+            hit = self._placed[architecture] = (placed, unmapped)
+        return hit
 
     def for_architecture(self, architecture: str):
         """(Inspire position labels, text encoders, Inspire warnings) for one architecture."""
         hit = self._by_arch.get(architecture)
         if hit is None:
-            rules = rules_for(architecture)
-            blocks = set()
-            encoders = set()
-            unmapped = unmapped_by_comfyui(self.layout, architecture)
-            skipped = {id(m) for m in unmapped} | {id(m) for m in dropped_by_inspire(self.layout)}
-            for m in self.layout.modules:
-                if id(m) in skipped:
-                    continue
-                if m.name.component == "te":
-                    encoders.add(encoder_name(m.name, architecture))
-                elif rules:
-                    block = block_of(m.name.flat, rules)
-                    if block is not None:
-                        blocks.add(block)
+            placed, unmapped = self.placements(architecture)
+            unseen = {id(m) for m in dropped_by_inspire(self.layout)}  # loaded by ComfyUI, not by Inspire
+            blocks = {b for m, enc, b in placed if b is not None and id(m) not in unseen}
+            encoders = {enc for _, enc, _ in placed if enc is not None}
             ordered = sorted(encoders, key=lambda e: (ENCODER_ORDER.index(e) if e in ENCODER_ORDER else 99, e))
             warnings = _inspire_warnings(architecture, self.layout)
             if unmapped:

@@ -12,7 +12,7 @@ import pytest
 from lora_atlas.engine import adapter_maths
 from lora_atlas.engine.analysis import ANALYSIS_VERSION, analyze_file, round_figures
 from lora_atlas.engine.inspect import inspect_file
-from lora_atlas.library.synthetic_loras import FIXTURES
+from lora_atlas.library.synthetic_loras import FIXTURES, write_fixture
 
 SD1 = {"modelspec.architecture": "stable-diffusion-v1/lora"}
 # kohya SD1 module names, one per Inspire block the tests use
@@ -411,3 +411,14 @@ def test_what_inspect_rejects_is_rejected_the_same_way(tmp_path, write_lora):
         path = str(tmp_path / name)
         r, i = analyze_file(path), inspect_file(path)
         assert (r["ok"], r["error"], r["error_code"]) == (False, i.error, i.error_code)
+
+
+def test_modules_comfyui_does_not_load_are_not_measured(tmp_path):
+    """Analysis measures what ComfyUI applies: the diffusers-named SDXL attention projections it does
+    not map (560 of 986 modules in this file) count nowhere, as they take no Inspire position."""
+    path = write_fixture("sdxl_peft", str(tmp_path / "peft.safetensors"), rank=1, seed=0)
+    r = analyze_file(path)
+    assert r["ok"], r["error"]
+    measured = sum(b["modules"] for b in r["blocks"]) + sum(t["modules"] for t in r["text_encoders"].values())
+    assert measured == 986 - 560
+    assert [b["name"] for b in r["blocks"]] == inspect_file(path).blocks
