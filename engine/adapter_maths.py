@@ -27,7 +27,7 @@ import os
 import numpy as np
 
 from .errors import AnalysisError, NonFinite, ShapeMismatch, UnsupportedDtype  # noqa: F401 (re-exported)
-from .tensors import FLOAT_DTYPES, TensorReader, read_scalars
+from .tensors import FLOAT_DTYPES, TensorReader, read_scalars, widen
 
 CHUNK = 1 << 18             # elements per converted block: 1 MB of float32, stays in cache
 EXACT_LIMIT = 3072          # dense Grams up to this side (75 MB in float64); above it, a sketch
@@ -113,14 +113,7 @@ def raw_mat(raw: np.ndarray, dtype: str, name: str, transpose: bool = False) -> 
     (converted in their stored order, handed out as a transposed view: no strided copy)."""
 
     def convert(part):
-        out = np.empty(part.shape, np.float32)
-        if dtype == "BF16":
-            bits = out.view(np.uint32)
-            np.copyto(bits, part, casting="unsafe")
-            bits <<= 16
-        else:
-            np.copyto(out, part, casting="unsafe")
-        return out
+        return widen(part, dtype)
 
     if transpose:
         return Mat(raw.shape[1], raw.shape[0], lambda s, e: convert(raw[:, s:e]).T, name)
@@ -450,7 +443,7 @@ class Source(TensorReader):
         """A small tensor (cores, OFT blocks) whole, as float64."""
         raw = self.raw(key)
         dtype = self.header.tensors[key][0]
-        a = ((raw.astype(np.uint32) << 16).view(np.float32) if dtype == "BF16" else raw).astype(np.float64)
+        a = (widen(raw, dtype) if dtype in ("BF16", "F16") else raw).astype(np.float64)
         _check_finite(a, key)
         return a
 

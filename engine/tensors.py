@@ -1,5 +1,5 @@
 """Reading tensor values from a validated safetensors file: tiny scalars by `pread`, large tensors
-through a memory map. numpy only; bf16 is widened to float32 by bit shifting."""
+through a memory map, and widening stored half floats to float32 (`widen`). numpy only."""
 
 from __future__ import annotations
 
@@ -16,11 +16,46 @@ _NUMPY = {
 FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
 
 
+_F16_MAGNITUDE_SHIFT = 13                  # float16 exponent+mantissa bits land on float32's
+_KEEP_SIGN_AND_MAGNITUDE = np.int32(-0x70000001)   # 0x8FFFFFFF: drop sign-extension bits 28-30
+_F16_TO_F32_BIAS = np.float32(2.0 ** 112)  # 2^(127-15): rebias the exponent, subnormals included
+_F16_EXPONENT = 0x7C00
+
+
+def widen(raw: np.ndarray, dtype: str) -> np.ndarray:
+    """Stored floats as a new float32 array of the same shape; `raw` holds the storage values
+    (float16 or its bits, bf16 as uint16 bits, float32, float64).
+
+    float16 goes through integer operations instead of numpy's `astype`, which converts one value
+    at a time (0.6-0.8 GB/s here): shift the 15 magnitude bits into float32's place, keep the sign,
+    and multiply by 2^112 to rebias the exponent (exact for normal and subnormal values alike),
+    about 4 GB/s on blocks that stay in cache. The result is bit-identical to `astype`; a block
+    holding Inf or NaN (exponent all ones, which the multiplication would make finite) is
+    converted by `astype` instead, so non-finite values survive for the callers to report."""
+    if dtype == "BF16":
+        out = np.empty(raw.shape, np.uint32)
+        np.copyto(out, raw, casting="unsafe")
+        out <<= 16
+        return out.view(np.float32)
+    if dtype != "F16":
+        return raw.astype(np.float32)
+    bits = raw.view(np.int16)
+    exponent = np.bitwise_and(bits, _F16_EXPONENT)
+    if exponent.size and int(exponent.max()) == _F16_EXPONENT:
+        return raw.view(np.float16).astype(np.float32)
+    out = np.empty(raw.shape, np.int32)
+    np.copyto(out, bits, casting="unsafe")          # sign-extends: the sign reaches bit 31
+    out <<= _F16_MAGNITUDE_SHIFT
+    out &= _KEEP_SIGN_AND_MAGNITUDE
+    values = out.view(np.float32)
+    values *= _F16_TO_F32_BIAS
+    return values
+
+
 def decode(buf, dtype: str, shape) -> np.ndarray:
     """An array over `buf` (bytes or a memmap slice); bf16 becomes float32."""
     if dtype == "BF16":
-        raw = np.frombuffer(buf, dtype="<u2")
-        return (raw.astype(np.uint32) << 16).view(np.float32).reshape(shape)
+        return widen(np.frombuffer(buf, dtype="<u2"), "BF16").reshape(shape)
     np_dtype = _NUMPY.get(dtype)
     if np_dtype is None:
         raise ValueError(f"unsupported dtype {dtype}")
@@ -66,7 +101,8 @@ class TensorReader:
         dtype, shape, begin, end = self.header.tensors[key]
         start = self.header.data_start
         view = self._map[start + begin: start + end] if self._map is not None else b""
-        return decode(view, dtype, shape).astype(np.float32, copy=False)
+        values = decode(view, dtype, shape)
+        return values if values.dtype == np.float32 else widen(values, dtype)
 
     def close(self):
         self._map = None

@@ -371,11 +371,13 @@ def test_rank_mismatch_names_the_tensor(tmp_path, rng, write_lora):
     assert r["error_code"] == "bad_shapes" and f"{M}.lora_up.weight" in r["error"]
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_non_finite_values(bad, tmp_path, rng, write_lora):
+@pytest.mark.parametrize("dtype", ["F32", "F16", "BF16"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_values(bad, dtype, tmp_path, rng, write_lora):
     down = rng.standard_normal((2, 6))
     down[1, 3] = bad
-    r = _bad(tmp_path, {f"{M}.lora_up.weight": rng.standard_normal((8, 2)), f"{M}.lora_down.weight": down}, write_lora)
+    r = _bad(tmp_path, {f"{M}.lora_up.weight": rng.standard_normal((8, 2)), f"{M}.lora_down.weight": down},
+             write_lora, dtype=dtype)
     assert r["error_code"] == "non_finite" and f"{M}.lora_down.weight" in r["error"]
 
 
