@@ -6,10 +6,12 @@ compatibility check, and a cache of inspections and Gram entries so a warm plan 
     cache = PlanCache()
     plan  = plan_files([("a.safetensors", 0.8, None), ...], policy="balanced", cache=cache)
 
-Role = the LoRA's category folder: the first folder under its LoRA root (`<root>/<category>/...`).
-The root is `root` when given, else the nearest ancestor holding a `.lora-atlas/` store; failing
-both, the nearest ancestor folder whose name is a known role (KNOWN_ROLES) is the role. A file
-directly in the root, or outside it, has no role.
+Role = the LoRA's category folder: the first folder under its LoRA root (`<root>/<category>/...`),
+not counting the LoRA's own folder (`<root>/<slug>/<file>` is a LoRA dropped at the root and
+organized: no role). Whether a folder is the LoRA's own is the library's call (library/roles.py);
+callers pass it. The root is `root` when given, else the nearest ancestor holding a
+`.lora-atlas/` store; failing both, the nearest ancestor folder whose name is a known role
+(KNOWN_ROLES) is the role. A file directly in the root, or outside it, has no role.
 
 PlanCache keys every figure by (real path, size, mtime_ns, analysis version): a file that changed
 is recomputed, never served stale, and the plan says so. `to_dict`/`from_dict` give a JSON-able
@@ -55,21 +57,23 @@ def find_root(path: str):
         d = parent
 
 
-def role_from_relpath(rel: str) -> str | None:
-    """The role of a LoRA at `rel` ("/"-separated, relative to its root): the first folder, unless
-    the file sits directly in the root, outside it, or under a hidden or `_` folder (quarantine)."""
+def role_from_relpath(rel: str, own_folder: bool = False) -> str | None:
+    """The role of a LoRA at `rel` ("/"-separated, relative to its root): the first folder above
+    the LoRA's own folder (when `own_folder`) or above the file, unless there is none, or it is
+    outside the root, hidden or a `_` folder (quarantine)."""
     parts = rel.split("/")
-    if parts[0] == ".." or len(parts) < 2 or parts[0].startswith((".", "_")):
+    folders = parts[:-2] if own_folder else parts[:-1]
+    if not folders or folders[0] == ".." or folders[0].startswith((".", "_")):
         return None
-    return parts[0]
+    return folders[0]
 
 
-def role_of(path: str, root: str | None = None):
+def role_of(path: str, root: str | None = None, own_folder: bool = False):
     """(role, root) of a LoRA file (see the module docstring)."""
     root = root or find_root(path)
     if root is not None:
         rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
-        return role_from_relpath(rel.replace(os.sep, "/")), root
+        return role_from_relpath(rel.replace(os.sep, "/"), own_folder), root
     d = os.path.dirname(os.path.abspath(path))
     while True:
         name = os.path.basename(d)
@@ -201,9 +205,11 @@ def _pair(a, b):
 
 def plan_files(specs, *, policy: str = DEFAULT_POLICY, headroom: float = DEFAULT_HEADROOM,
                role_order=DEFAULT_ROLE_ORDER, root: str | None = None, roles: dict | None = None,
-               profiles: dict | None = None, cache: PlanCache | None = None) -> dict:
+               profiles: dict | None = None, cache: PlanCache | None = None, role_of_file=None) -> dict:
     """Plan a stack given as (path, strength_model, strength_clip or None) triples (strengths may
-    be text). `roles` overrides roles by path; `profiles` maps a path to (name, {block: mult}).
+    be text). `roles` overrides roles by path; the others come from `role_of_file(path, root)`
+    (the library's, which knows own folders; by default `role_of` on the path alone).
+    `profiles` maps a path to (name, {block: mult}).
     Bad files are excluded with their reason; every refusal is one PlanError listing them all."""
     cache = cache if cache is not None else PlanCache()
     problems = validate_options(policy, headroom, tuple(role_order))
@@ -233,9 +239,10 @@ def plan_files(specs, *, policy: str = DEFAULT_POLICY, headroom: float = DEFAULT
             excluded.append({"path": path, "error_code": "unknown_architecture",
                              "reason": "unknown architecture: not guessed (" + "; ".join(insp.evidence[:1]) + ")"})
             continue
-        role = (roles or {}).get(path)
-        if role is None:
-            role = role_of(path, root)[0]
+        if roles and path in roles:
+            role = roles[path]
+        else:
+            role = role_of_file(path, root) if role_of_file else role_of(path, root)[0]
         name, mults = (profiles or {}).get(path, (None, None))
         entries.append(Entry(path, c if c is not None else 1.0, insp, k, role, mults, name))
         keys.append(key)

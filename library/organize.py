@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from . import config_files as cf
 from . import fs_safety, index_files, journal
 from .errors import FilesystemError, NotALibraryRoot
+from ..engine.plan_inputs import role_from_relpath
+from .roles import folder_is_own
 from .scan import CONFIG_NAME, QUARANTINE_DIR, is_lora_name, load_rows
 
 REASON_DIR = {
@@ -100,21 +102,19 @@ def own_folder(root: str, rel: str, report) -> bool:
     if not parent or parent.split("/")[0] == QUARANTINE_DIR:
         return False
     name = rel.rsplit("/", 1)[1]
-    if parent in report.config_dirs:
-        if report.lora_counts[parent] == 1:
-            return True
+    count = report.lora_counts[parent]
+    if parent in report.config_dirs and count > 1:   # one of several: the one its config.yaml names
         try:
             doc = cf.read_config(os.path.join(root, parent, CONFIG_NAME)) or {}
         except cf.ConfigUnreadable:
             return False
         return doc.get("filename") == name
-    return report.lora_counts[parent] == 1 and cf.slugify(parent.rsplit("/", 1)[-1]) == cf.slugify(os.path.splitext(name)[0])
+    return folder_is_own(parent, name, count, parent in report.config_dirs)
 
 
 def role_of(folder: str) -> str | None:
-    """The category (first folder under the root) of a LoRA whose own folder is `folder`."""
-    base = parent_of(folder)
-    return base.split("/")[0] if base else None
+    """The role of a LoRA whose own folder is `folder` (library/roles.py)."""
+    return role_from_relpath(f"{folder}/-", own_folder=True)
 
 
 def incompatible_reason(row: dict, allow) -> str | None:

@@ -53,13 +53,14 @@ import orjson
 
 from ..engine.analysis import ANALYSIS_VERSION, analyze_file, round_figures
 from ..engine.block_vectors import canonical_number
-from ..engine.plan_inputs import PlanCache, file_key, plan_files, role_of
+from ..engine.plan_inputs import PlanCache, file_key, plan_files
 from ..engine.planner import (DEFAULT_HEADROOM, DEFAULT_POLICY, DEFAULT_ROLE_ORDER, PLAN_SCHEMA_VERSION,
                               check_number, validate_options)
 from . import identity
 from .errors import InvalidDocument, NotFound
 from .profiles import (_known, check_multipliers, check_name, delete_profile, list_profiles, load_profile, now,
                        save_profile)
+from .roles import role_of_file
 from .scan import load_rows, scan
 
 __all__ = ["HISTORY_LIMIT", "SavedPlan", "apply_template", "block_table", "canonical_json", "delete_plan",
@@ -206,7 +207,7 @@ def plan_and_record(store, root, specs, *, save_as: str | None = None, history: 
     paths = [s[0] for s in specs]
     ids = stable_ids(store, root, paths)
     cache = warm_cache(store, paths, ids, cache)
-    plan = plan_files(specs, root=root, cache=cache, **options)
+    plan = plan_files(specs, root=root, cache=cache, role_of_file=role_of_file, **options)
     inputs = make_inputs(specs, ids, root=root, **options)
     saved = None
     with store.atomic():
@@ -476,7 +477,7 @@ def apply_template(store, template: dict, specs, options: dict, explicit=()) -> 
     for path, _, _ in specs:
         if path in profiles:
             continue
-        role = roles.get(path) or role_of(path, out.get("root"))[0]
+        role = roles.get(path) or role_of_file(path, out.get("root"))
         value = template["profiles"].get(role) if role else None
         if isinstance(value, str):
             profiles[path] = (value, load_profile(store, value))

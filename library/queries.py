@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 
-from ..engine.plan_inputs import role_from_relpath
+from collections import Counter
+
 from .config_files import CONFIG_NAME, existing_preview
+from .roles import role_in_root
 from .scan import QUARANTINE_DIR
 
 SORT_KEYS = ("name", "path", "architecture", "adapter", "role", "size")
@@ -23,13 +25,10 @@ class QueryError(ValueError):
     """A bad listing request; the message names the parameter."""
 
 
-# The category (first folder under the root) of a LoRA at `rel`: the planner's own rule.
-role_of_path = role_from_relpath
-
-
 def index_items(root: str, rows: list, root_index: int = 0) -> list:
     """Listing items of one root, sorted by path. `id` is the stable id (shared by duplicates)."""
     listings: dict = {}
+    loras_in = Counter(r["path"].rpartition("/")[0] for r in rows)
     items = []
     for r in rows:
         rel = r["path"]
@@ -53,7 +52,7 @@ def index_items(root: str, rows: list, root_index: int = 0) -> list:
             "variant": insp.get("variant"),
             "adapter": insp.get("adapter"),
             "base_model_hint": insp.get("base_model_hint"),
-            "role": role_of_path(rel),
+            "role": role_in_root(rel, loras_in[folder], CONFIG_NAME in names),
             "ok": bool(r.get("ok")),
             "error": r.get("error"),
             "quarantined": rel.split("/")[0] == QUARANTINE_DIR,

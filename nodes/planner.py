@@ -31,13 +31,13 @@ def build_plan(specs: list, policy: str, headroom: float, model=None) -> dict:
     """A LORA_PLAN: {"plan": plan_files(...), "loras": [{lora_name, path, strengths, block_vector, positions}]}."""
     from ..engine.plan_inputs import family, plan_files
     from ..engine.planner import PlanError
-    from ..library.queries import role_of_path
+    from ..library.roles import role_at
     service = comfy_glue.get_service()
     files, names, roles = [], {}, {}
     for name, sm, sc in specs:
         path = comfy_glue.lora_path(name)
         names[path] = name
-        roles[path] = role_of_path(name.replace(os.sep, "/"))
+        roles[path] = role_at(name.replace(os.sep, "/"), os.path.dirname(path))
         files.append((path, sm, sc))
     if not files:
         raise ValueError("the plan is empty: connect a LORA_STACK or choose a LoRA in a slot")

@@ -7,6 +7,8 @@ call `engine.plan_inputs.plan_files` (the same function as `lora-atlas plan --js
 
 from __future__ import annotations
 
+import os
+
 from .errors import ApiError
 from .service import confine
 
@@ -38,8 +40,8 @@ def resolve(service, entry: dict, n: int, problems: list):
         return None
     root = entry.get("root")
     i, rel, real = confine(service.roots(), entry[key], root)
-    from ..library.queries import role_of_path
-    return real, role_of_path(rel)
+    from ..library.roles import role_at
+    return real, role_at(rel, os.path.dirname(real))
 
 
 def request(service, body) -> tuple[list, dict]:
