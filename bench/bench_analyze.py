@@ -13,6 +13,8 @@
    of every out x in matrix). Goal >= 20x faster.
 3. Peak memory analysing a ~1 GB LoRA, in a fresh subprocess: VmHWM after the analysis minus VmHWM
    after the imports. Goal <= 300 MB.
+4. Many files: `lora-atlas analyze --jobs 2` (two worker processes) against `--jobs 1` on the same
+   files (the SDXL and Flux files, each hard-linked three times), same output required.
 
 Files are written into a temporary folder and deleted afterwards. Timings: warm page cache, best of
 3, baseline and analysis alternating.
@@ -113,7 +115,32 @@ def naive(path: str) -> None:
         np.linalg.norm(dw)
 
 
-def throughput(root: str, name, fixture, rank: int, with_naive: bool) -> None:
+def many_files(root: str, paths: list) -> None:
+    """Section 4: the CLI's worker processes against one process, on the same files."""
+    from lora_atlas.cli.analyze_cmd import analyze_rounded
+    from lora_atlas.cli.output import each_with_progress
+    links = []
+    for i, path in enumerate(paths):
+        for copy in range(3):
+            link = os.path.join(root, f"link{i}_{copy}.safetensors")
+            os.link(path, link)
+            links.append(link)
+    size = sum(os.path.getsize(p) for p in links) / 1e6
+    outputs, times = {}, {1: [], 2: []}
+    for _ in range(2):
+        for jobs in (1, 2):
+            t = time.perf_counter()
+            outputs[jobs] = each_with_progress(links, "analyze", analyze_rounded, enabled=False, jobs=jobs)
+            times[jobs].append(time.perf_counter() - t)
+    one, two = min(times[1]), min(times[2])
+    same = [{**a, "path": None} for a in outputs[1]] == [{**b, "path": None} for b in outputs[2]]
+    print(f"many files: {len(links)} files, {size:.0f} MB: --jobs 1 {one:.2f} s ({size / one:.0f} MB/s), "
+          f"--jobs 2 {two:.2f} s ({size / two:.0f} MB/s) -> {one / two:.2f}x; same output: {same}")
+    for link in links:
+        os.remove(link)
+
+
+def throughput(root: str, name, fixture, rank: int, with_naive: bool) -> str:
     path = os.path.join(root, f"{name}.safetensors")
     write_fixture(fixture, path, rank=rank, dtype="F16")
     size = os.path.getsize(path)
@@ -143,7 +170,7 @@ def throughput(root: str, name, fixture, rank: int, with_naive: bool) -> None:
     if with_naive:
         t_naive = best(lambda: naive(path), 1)
         print(f"  naive up@down + Frobenius norm        : {t_naive:7.3f} s  -> analysis is {t_naive / a:.1f}x faster (goal >= 20x)")
-    os.remove(path)
+    return path
 
 
 _RSS_CHILD = """
@@ -178,8 +205,11 @@ def main() -> None:
     args = parser.parse_args()
     scale = 4 if args.quick else 1
     with tempfile.TemporaryDirectory(prefix="bench_analyze_") as root:
-        throughput(root, "sdxl_lora", FIXTURES["sdxl_lora"], 64 // scale, False)
-        throughput(root, "flux_lora", FLUX_UNET, 32 // scale, True)
+        files = [throughput(root, "sdxl_lora", FIXTURES["sdxl_lora"], 64 // scale, False),
+                 throughput(root, "flux_lora", FLUX_UNET, 32 // scale, True)]
+        many_files(root, files)
+        for path in files:
+            os.remove(path)
         peak_memory(root, 104 // scale)
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..engine.analysis import analyze_file, round_figures
-from .output import each_with_progress, lora_paths, print_json, table
+from .output import default_jobs, each_with_progress, lora_paths, print_json, table
 
 HELP = """Measure where each LoRA acts and how hard, from its weights: per Inspire block position the
 energy ||dW||^2 of the change ComfyUI applies at strength 1, its share of the file's total, the
@@ -15,7 +16,8 @@ JSON figures are rounded to 6 significant digits.
 
 Example:
   lora-atlas analyze ~/ComfyUI/models/loras/styles/ink.safetensors
-  lora-atlas analyze ~/ComfyUI/models/loras --json > analysis.json"""
+  lora-atlas analyze ~/ComfyUI/models/loras --json > analysis.json
+  lora-atlas analyze ~/ComfyUI/models/loras --jobs 1      # one file at a time, one process"""
 
 BAR = 40
 
@@ -25,12 +27,24 @@ def register(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", metavar="PATH", help="LoRA files or folders")
     p.add_argument("--json", action="store_true", help="print one JSON array, one object per file")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help=f"files analysed at once, in worker processes (default {default_jobs()}: one per CPU, "
+                        "at most two); the output is the same for any N")
     p.set_defaults(run=run)
+
+
+def analyze_rounded(path: str) -> dict:
+    """One file's analysis as printed (module level: worker processes call it)."""
+    return round_figures(analyze_file(path))
 
 
 def run(args) -> int:
     paths = lora_paths(args.paths)
-    results = each_with_progress(paths, "analyze", lambda path: round_figures(analyze_file(path)), enabled=not args.json)
+    jobs = default_jobs() if args.jobs is None else args.jobs
+    if jobs < 1:
+        print("lora-atlas analyze: --jobs must be 1 or more", file=sys.stderr)
+        return 2
+    results = each_with_progress(paths, "analyze", analyze_rounded, enabled=not args.json, jobs=jobs)
     if args.json:
         print_json(results)
         return 0

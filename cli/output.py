@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import orjson
 
@@ -45,15 +46,37 @@ def progress_bar(enabled: bool = True):
     return show
 
 
-def each_with_progress(paths: list, phase: str, work, enabled: bool = True) -> list:
-    """`work(path)` for every path, in order, with a progress line on a terminal."""
+def each_with_progress(paths: list, phase: str, work, enabled: bool = True, jobs: int = 1) -> list:
+    """`work(path)` for every path, results in the paths' order, with a progress line on a
+    terminal. With `jobs` > 1 the paths are shared among that many worker processes (`work` must
+    then be a module-level function); the results are the same as with one."""
     show = progress_bar(enabled and len(paths) > 1)
+    if jobs > 1 and len(paths) > 1:
+        return _in_processes(paths, phase, work, min(jobs, len(paths)), show)
     results = []
     for done, path in enumerate(paths, 1):
         results.append(work(path))
         if show:
             show(phase, done, len(paths), path)
     return results
+
+
+def _in_processes(paths: list, phase: str, work, jobs: int, show) -> list:
+    with ProcessPoolExecutor(jobs) as pool:
+        futures = {pool.submit(work, path): i for i, path in enumerate(paths)}
+        results = [None] * len(paths)
+        for done, future in enumerate(as_completed(futures), 1):
+            i = futures[future]
+            results[i] = future.result()
+            if show:
+                show(phase, done, len(paths), paths[i])
+    return results
+
+
+def default_jobs() -> int:
+    """Worker processes for per-file work: one per CPU, at most two (each is memory-bounded, and
+    two already keep a laptop busy)."""
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def lora_paths(arguments) -> list:

@@ -42,3 +42,15 @@ def test_table_has_a_bar_per_block(capsysbinary, lora_files):
     assert code == 0
     assert "MID1+OUT1" in out and "IN8" in out and "█" in out
     assert "1 file(s): 1 analysed" in out
+
+
+def test_worker_processes_give_the_same_output(tmp_path, capsysbinary, lora_files):
+    files = [lora_files(name, sparse=False, rank=2) for name in ("sd1_lora", "sdxl_lora", "flux_lora", "sd1_loha")]
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    args = ["analyze", *files, str(tmp_path / "empty.safetensors"), "--json"]
+    _, one = _run(capsysbinary, *args, "--jobs", "1")
+    _, two = _run(capsysbinary, *args, "--jobs", "2")
+    assert two == one
+    assert [d["ok"] for d in json.loads(two)] == [True, True, True, True, False]
+    code, _ = _run(capsysbinary, *args, "--jobs", "0")
+    assert code == 2
