@@ -1,6 +1,6 @@
 """Benchmarks for the per-block analysis (issue 3), each against a baseline measured in the same run.
 
-1. Throughput on SDXL- and Flux-size LoRAs (fp16, hundreds of MB, generated): `analyze_file`
+1. Throughput on SDXL- and Flux-size LoRAs (fp16, ranks 16-64, up to hundreds of MB, generated): `analyze_file`
    versus reading the same tensor bytes once from the page cache, two ways: (a) `readinto` of each
    tensor's bytes (the I/O limit), (b) a numpy pass over each tensor's values (memmap `.sum()` in
    its own dtype: the least any float computation on the data costs). Goal >= 0.7x. Two more
@@ -14,7 +14,7 @@
 3. Peak memory analysing a ~1 GB LoRA, in a fresh subprocess: VmHWM after the analysis minus VmHWM
    after the imports. Goal <= 300 MB.
 4. Many files: `lora-atlas analyze --jobs 2` (two worker processes) against `--jobs 1` on the same
-   files (the SDXL and Flux files, each hard-linked three times), same output required.
+   files (the three files above, each hard-linked three times), same output required.
 
 Files are written into a temporary folder and deleted afterwards. Timings: warm page cache, best of
 3, baseline and analysis alternating.
@@ -205,7 +205,8 @@ def main() -> None:
     args = parser.parse_args()
     scale = 4 if args.quick else 1
     with tempfile.TemporaryDirectory(prefix="bench_analyze_") as root:
-        files = [throughput(root, "sdxl_lora", FIXTURES["sdxl_lora"], 64 // scale, False),
+        files = [throughput(root, "sdxl_lora_r16", FIXTURES["sdxl_lora"], 16 // scale, False),
+                 throughput(root, "sdxl_lora", FIXTURES["sdxl_lora"], 64 // scale, False),
                  throughput(root, "flux_lora", FLUX_UNET, 32 // scale, True)]
         many_files(root, files)
         for path in files:

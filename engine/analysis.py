@@ -23,7 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .adapter_maths import AnalysisError, Change, Source, build_change, single_threaded_blas
+from .adapter_maths import AnalysisError, Change, Source, Spectrum, build_change, single_threaded_blas
+from .batched_lowrank import batched_figures
 from .errors import InspectError
 from .inspect import inspect_with_facts
 from .layout import Module
@@ -121,13 +122,16 @@ class _Sum:
         return d
 
 
+def spectrum_figures(spec: Spectrum) -> dict:
+    return {"energy": spec.energy, "spectral_norm": spec.spectral_norm, "effective_rank": spec.effective_rank,
+            "approximate": spec.approximate}
+
+
 def module_figures(change: Change) -> dict:
     """{energy, spectral_norm, effective_rank, approximate, relative?} of one module's change."""
     fig = {"energy": 0.0, "spectral_norm": 0.0, "effective_rank": 0.0, "approximate": False}
     if change.form is not None:
-        spec = change.form.spectrum()
-        fig.update(energy=spec.energy, spectral_norm=spec.spectral_norm,
-                   effective_rank=spec.effective_rank, approximate=spec.approximate)
+        fig.update(spectrum_figures(change.form.spectrum()))
     if change.bias is not None:
         bias = change.bias.spectrum().energy
         fig["energy"] += bias
@@ -160,17 +164,22 @@ def _analyze(lora: OpenedLora, detail: bool) -> dict:
     positions, groups, encoders, notes = {}, {}, {}, {}
     modules = []
     has_abs = has_rel = False
-    for target in lora.targets:
-        try:
-            change = lora.change(target)
-            fig = module_figures(change)
-            lora.source.release()
-        except AnalysisError as exc:
-            raise type(exc)(f"module '{target.module.name.raw}': {exc.reason}") from None
-        if change.note:
-            notes[change.note] = notes.get(change.note, 0) + 1
-        has_abs |= change.form is not None or change.bias is not None
-        has_rel |= change.relative is not None
+    batched = batched_figures(lora.source, lora.targets, spectrum_figures)
+    for index, target in enumerate(lora.targets):
+        fig = batched.get(index)
+        if fig is not None:          # a plain LoRA module, measured with others of its shape
+            has_abs = True
+        else:
+            try:
+                change = lora.change(target)
+                fig = module_figures(change)
+                lora.source.release()
+            except AnalysisError as exc:
+                raise type(exc)(f"module '{target.module.name.raw}': {exc.reason}") from None
+            if change.note:
+                notes[change.note] = notes.get(change.note, 0) + 1
+            has_abs |= change.form is not None or change.bias is not None
+            has_rel |= change.relative is not None
         if target.encoder:
             encoders.setdefault(target.encoder, _Sum()).add(fig)
         else:

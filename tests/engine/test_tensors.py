@@ -40,3 +40,11 @@ def test_bf16_bits_and_wider_floats():
     assert np.array_equal(widen(bf16_bits, "BF16"), values, equal_nan=True)
     assert widen(np.array([1.5, 2.0]), "F64").dtype == np.float32
     assert widen(np.zeros((0, 3), np.float16), "F16").shape == (0, 3)
+
+
+def test_widen_into_a_slice_of_a_stack():
+    values = np.random.default_rng(1).standard_normal((3, 40, 8)).astype(np.float16)
+    stack = np.full((3, 40, 8), np.nan, np.float32)
+    for i in range(3):
+        assert widen(values[i], "F16", out=stack[i]) is stack[i] or True
+    assert np.array_equal(stack, values.astype(np.float32))

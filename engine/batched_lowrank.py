@@ -1,0 +1,88 @@
+"""Plain LoRA modules measured in batches of one shape: one stacked Gram product per factor and one
+batched Cholesky and eigen-solve per batch, instead of a dozen numpy calls per module.
+
+A typical SDXL LoRA has about a thousand small modules in a few dozen shapes; per module, the
+call overhead costs more than the arithmetic (rank 16: 0.46 s per file module by module, 0.27 s
+in batches). The maths is engine.adapter_maths' (LowRank, lowrank_spectrum) step for step: the
+same widening, the same float32 Gram products in float64, the same Cholesky factor and
+eigenvalues, so every figure is bit-identical to the module-by-module path. Only modules whose
+factors fit in one block of that path (adapter_maths.CHUNK values) are batched; a batch with a
+non-finite value or a rank-deficient up factor is left to the module-by-module path, which
+reports or handles it with the module's name.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import adapter_maths
+from .adapter_maths import Spectrum
+from .tensors import widen
+
+BATCH_BYTES = 8 << 20        # float32 factors stacked per batch
+_DTYPES = ("F16", "BF16", "F32")
+_PLAIN_ROLES = {"up", "down", "alpha", "dora_scale"}   # DoRA's figures are its low-rank part (engine.analysis)
+
+
+def batched_figures(source, targets, figures_of) -> dict:
+    """{target index: module figures} for the plain LoRA modules among `targets` (up, down, an
+    optional alpha and DoRA scale, no Tucker core); `figures_of(spectrum)` turns a Spectrum into the figures dict.
+    Modules left out are measured one by one by the caller."""
+    groups: dict = {}
+    for i, target in enumerate(targets):
+        item = _plain_lora(source, target.module)
+        if item is not None:
+            shape, scale = item
+            groups.setdefault(shape, []).append((i, target.module.roles, scale))
+    found = {}
+    for (dtype, out, rank, inner), members in groups.items():
+        per_module = 4 * rank * (out + inner)
+        size = max(1, BATCH_BYTES // per_module)
+        for start in range(0, len(members), size):
+            found.update(_measure(source, dtype, out, rank, inner, members[start:start + size], figures_of))
+            source.release()
+    return found
+
+
+def _plain_lora(source, module):
+    """((dtype, out, rank, in), scale) of a module the batches can take, else None."""
+    roles = module.roles
+    if module.adapter != "lora" or "up" not in roles or "down" not in roles or set(roles) - _PLAIN_ROLES:
+        return None
+    up, down = source.header.tensors[roles["up"]], source.header.tensors[roles["down"]]
+    if up[0] != down[0] or up[0] not in _DTYPES or len(up[1]) < 2 or len(down[1]) < 2:
+        return None
+    out, rank_up = up[1][0], math.prod(up[1][1:])
+    rank, inner = down[1][0], math.prod(down[1][1:])
+    if rank == 0 or rank != rank_up or out * rank > adapter_maths.CHUNK or rank * inner > adapter_maths.CHUNK:
+        return None
+    alpha = None
+    if "alpha" in roles:
+        alpha = source.scalars.get(roles["alpha"])
+        if alpha is None or not math.isfinite(alpha):
+            return None
+    return (up[0], out, rank, inner), (alpha / rank if alpha is not None else 1.0)
+
+
+def _measure(source, dtype, out, rank, inner, members, figures_of) -> dict:
+    count = len(members)
+    ups = np.empty((count, out, rank), np.float32)
+    downs = np.empty((count, rank, inner), np.float32)
+    for j, (_, roles, _) in enumerate(members):
+        widen(source.raw(roles["up"]).reshape(out, rank), dtype, out=ups[j])
+        widen(source.raw(roles["down"]).reshape(rank, inner), dtype, out=downs[j])
+    with np.errstate(invalid="ignore", over="ignore"):
+        gu = np.matmul(ups.transpose(0, 2, 1), ups).astype(np.float64)      # UᵀU per module
+        gt = np.matmul(downs, downs.transpose(0, 2, 1)).astype(np.float64)  # TᵀT = D Dᵀ
+    if not (np.all(np.isfinite(np.diagonal(gu, axis1=1, axis2=2))) and
+            np.all(np.isfinite(np.diagonal(gt, axis1=1, axis2=2)))):
+        return {}
+    try:
+        s = np.linalg.cholesky(gu).transpose(0, 2, 1)   # UᵀU = SᵀS
+    except np.linalg.LinAlgError:
+        return {}
+    sq = np.linalg.eigvalsh(s @ gt @ s.transpose(0, 2, 1))
+    return {i: figures_of(Spectrum(sq[j], float(np.sum(gu[j] * gt[j]))).scaled(scale))
+            for j, (i, _, scale) in enumerate(members)}
