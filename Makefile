@@ -35,7 +35,7 @@ run: env
 	@echo "Next: 'make undo' puts the demo library back as it was (same paths, same bytes);"
 	@echo "      '$(PY) -m lora_atlas inspect $(DEMO) --json' for the JSON contract;"
 	@echo "      '$(PY) -m lora_atlas organize <your LoRA folder>' (try 'check' first: it changes nothing);"
-	@echo "      'make serve' for the routes and panel without ComfyUI; 'make bench' for the benchmarks."
+	@echo "      'make serve' for the HTTP routes without ComfyUI; 'make bench' for the benchmarks."
 
 undo: env
 	$(PY) -m lora_atlas undo $(DEMO)

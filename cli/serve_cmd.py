@@ -1,4 +1,4 @@
-"""`lora-atlas serve DIR...`: the /lora-atlas/ routes (and the panel) on loopback, without ComfyUI."""
+"""`lora-atlas serve DIR...`: the /lora-atlas/ routes on loopback, without ComfyUI (the sidebar panel will be served here too once it exists)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ Example:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("serve", help="the routes and the panel without ComfyUI (loopback only)", description=HELP,
+    p = sub.add_parser("serve", help="the HTTP routes without ComfyUI (loopback only)", description=HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dirs", nargs="+", metavar="DIR", help="LoRA root folder(s)")
     p.add_argument("--host", default="127.0.0.1", help="a loopback address: 127.0.0.1 (default), ::1 or localhost")
