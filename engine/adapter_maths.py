@@ -196,16 +196,23 @@ class Spectrum:
         return Spectrum(self.sq * factor * factor, self.energy * factor * factor, self.tail)
 
 
+def lowrank_squared_singular_values(gu: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """σ² of U Tᵀ from UᵀU and TᵀT, for one Gram pair or a stack of them (engine.batched_lowrank):
+    with UᵀU = SᵀS, the eigenvalues of S TᵀT Sᵀ. Raises LinAlgError when U is rank-deficient."""
+    s = np.swapaxes(np.linalg.cholesky(gu), -1, -2)
+    return np.linalg.eigvalsh(s @ gt @ np.swapaxes(s, -1, -2))
+
+
 def lowrank_spectrum(gu: np.ndarray, gt: np.ndarray, scale: float) -> Spectrum:
-    """σ² of s·U Tᵀ from UᵀU and TᵀT: with UᵀU = SᵀS, they are the eigenvalues of S TᵀT Sᵀ."""
+    """The spectrum of s·U Tᵀ from UᵀU and TᵀT."""
     if gu.size == 0:
         return Spectrum([], 0.0)
     try:
-        s = np.linalg.cholesky(gu).T          # UᵀU = SᵀS; fails only when U is rank-deficient
-    except np.linalg.LinAlgError:
+        sq = lowrank_squared_singular_values(gu, gt)
+    except np.linalg.LinAlgError:             # rank-deficient U: S from the eigen-decomposition
         w, e = np.linalg.eigh(gu)
         s = np.sqrt(np.clip(w, 0.0, None))[:, None] * e.T
-    sq = np.linalg.eigvalsh(s @ gt @ s.T)
+        sq = np.linalg.eigvalsh(s @ gt @ s.T)
     return Spectrum(sq, float(np.sum(gu * gt))).scaled(scale)
 
 
@@ -443,7 +450,7 @@ class Source(TensorReader):
         """A small tensor (cores, OFT blocks) whole, as float64."""
         raw = self.raw(key)
         dtype = self.header.tensors[key][0]
-        a = (widen(raw, dtype) if dtype in ("BF16", "F16") else raw).astype(np.float64)
+        a = (widen(raw, dtype) if dtype == "BF16" else raw).astype(np.float64)
         _check_finite(a, key)
         return a
 
@@ -485,6 +492,11 @@ def build_change(adapter: str, roles: dict, src: Source) -> Change:
         raise ShapeMismatch(f"module tensors {sorted(roles.values())[:2]} do not fit together ({exc})") from None
 
 
+def lora_scale(alpha, rank: int) -> float:
+    """ComfyUI's scale of a rank-`rank` product: alpha / rank, 1 when the file has no alpha."""
+    return alpha / rank if alpha is not None else 1.0
+
+
 def _flat2(shape) -> tuple:
     if len(shape) < 2:
         raise ValueError(f"shape {list(shape)} is not a matrix")
@@ -502,7 +514,7 @@ def _lora(roles, src):
     r, _ = _flat2(src.shape(down))
     _need(r > 0, down, "rank 0")
     alpha = src.alpha(roles)
-    scale = alpha / r if alpha is not None else 1.0
+    scale = lora_scale(alpha, r)
     if "mid" in roles:                       # Tucker: down is contracted with the core first
         mid = src.array(roles["mid"])
         _need(mid.ndim == 4 and mid.shape[:2] == (r, r) and math.prod(src.shape(down)[2:]) == 1, roles["mid"],
@@ -535,7 +547,7 @@ def _loha(roles, src):
     r = src.shape(roles["hada_w1_b"])[0]
     _need(r > 0, roles["hada_w1_b"], "rank 0")
     alpha = src.alpha(roles)
-    scale = alpha / r if alpha is not None else 1.0
+    scale = lora_scale(alpha, r)
     if "hada_t1" in roles and "hada_t2" in roles:
         u1, t1 = _tucker_factor(src, roles["hada_w1_a"], roles["hada_w1_b"], roles["hada_t1"])
         u2, t2 = _tucker_factor(src, roles["hada_w2_a"], roles["hada_w2_b"], roles["hada_t2"])
@@ -587,7 +599,7 @@ def _glora(roles, src):
     rank = a1[0] if old else a2[0]
     _need(rank > 0, roles["a1"], "rank 0")
     alpha = src.alpha(roles)
-    scale = alpha / rank if alpha is not None else 1.0
+    scale = lora_scale(alpha, rank)
     if old:   # old LyCORIS: ΔW = b2·b1 + W·a2·a1 (kept when both layouts fit, as ComfyUI does for square W)
         fixed = LowRank(src.mat(roles["b2"]), src.mat(roles["b1"], transpose=True), scale)
         m = LowRank(src.mat(roles["a2"]), src.mat(roles["a1"], transpose=True), scale)

@@ -148,10 +148,19 @@ def analyze_file(path: str, *, detail: bool = False) -> dict:
     try:
         with OpenedLora(path) as lora, single_threaded_blas():
             return _analyze(lora, detail)
-    except InspectError as exc:
-        return _failed(path, exc.reason, exc.code)
-    except (ValueError, ArithmeticError, MemoryError, OSError) as exc:
-        return _failed(path, f"analysis failed: {exc}", "analysis_failed")
+    except BAD_FILE_ERRORS as exc:
+        return _failed(path, *failure(exc))
+
+
+# What reading and measuring a bad file may raise; every face turns it into (reason, error_code).
+BAD_FILE_ERRORS = (InspectError, ValueError, ArithmeticError, MemoryError, OSError)
+
+
+def failure(exc: Exception) -> tuple:
+    """(one-line reason, error_code) of a BAD_FILE_ERRORS exception."""
+    if isinstance(exc, InspectError):
+        return exc.reason, exc.code
+    return f"analysis failed: {exc}", "analysis_failed"
 
 
 def _failed(path, reason, code) -> dict:

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from .adapter_maths import LowRank, Mat, change_inner, gram, single_threaded_blas
-from .analysis import ANALYSIS_VERSION, OpenedLora, module_figures
+from .analysis import ANALYSIS_VERSION, BAD_FILE_ERRORS, OpenedLora, failure, module_figures
 from .architecture import FAMILY
 from .errors import AnalysisError, InspectError, ShapeMismatch
 from .taxonomy import GROUP_ORDER
@@ -48,10 +48,8 @@ def interference(path_a: str, path_b: str) -> dict:
                 return _failed(path_a, path_b, f"different architectures: {a.architecture} and {b.architecture}",
                                "architecture_mismatch")
             return _interfere(a, b)
-    except InspectError as exc:
-        return _failed(path_a, path_b, exc.reason, exc.code)
-    except (ValueError, ArithmeticError, MemoryError, OSError) as exc:
-        return _failed(path_a, path_b, f"analysis failed: {exc}", "analysis_failed")
+    except BAD_FILE_ERRORS as exc:
+        return _failed(path_a, path_b, *failure(exc))
 
 
 def _open(path: str) -> OpenedLora:
@@ -151,10 +149,8 @@ def stack_gram(paths) -> dict:
                 names = ", ".join(f"{x.path}: {x.architecture}" for x in loras)
                 return _stack_failed(paths, f"different architectures ({names})", "architecture_mismatch")
             return _stack(loras)
-    except InspectError as exc:
-        return _stack_failed(paths, exc.reason, exc.code)
-    except (ValueError, ArithmeticError, MemoryError, OSError) as exc:
-        return _stack_failed(paths, f"analysis failed: {exc}", "analysis_failed")
+    except BAD_FILE_ERRORS as exc:
+        return _stack_failed(paths, *failure(exc))
 
 
 def _stack_failed(paths, reason, code) -> dict:

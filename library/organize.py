@@ -21,10 +21,10 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 
+from ..engine.plan_inputs import role_from_relpath
 from . import config_files as cf
 from . import fs_safety, index_files, journal
 from .errors import FilesystemError, NotALibraryRoot
-from ..engine.plan_inputs import role_from_relpath
 from .roles import folder_is_own
 from .scan import CONFIG_NAME, QUARANTINE_DIR, is_lora_name, load_rows
 

@@ -9,7 +9,6 @@ per folder (for previews); nothing here writes.
 from __future__ import annotations
 
 import os
-
 from collections import Counter
 
 from .config_files import CONFIG_NAME, existing_preview
