@@ -38,7 +38,7 @@ from lora_atlas.engine.analysis import analyze_file
 from lora_atlas.engine.layout import build_layout
 from lora_atlas.engine.safetensors_header import read_header
 from lora_atlas.engine.tensors import widen
-from lora_atlas.library.synthetic_loras import FIXTURES, Fixture, Part, flux_layers, write_fixture
+from lora_atlas.demo.synthetic_loras import FIXTURES, Fixture, Part, flux_layers, write_fixture
 
 FLUX_UNET = Fixture("Flux kohya LoRA, diffusion model only", [Part(flux_layers(), "kohya_unet")],
                     {"modelspec.architecture": "flux-1-dev/lora"})

@@ -21,7 +21,7 @@ import time
 
 from lora_atlas.engine import inspect, keys, safetensors_header
 from lora_atlas.engine.inspect import inspect_file
-from lora_atlas.library.synthetic_loras import write_fixture
+from lora_atlas.demo.synthetic_loras import write_fixture
 
 # (fixture, share of the library); each is written at several ranks, so the library holds
 # len(MIX) x len(RANKS) distinct tensor tables, and every file has metadata of its own.

@@ -29,10 +29,11 @@ import time
 from bench_analyze import FLUX_UNET, best    # same Flux-size file and timing helper as the analysis bench
 
 from lora_atlas.engine.analysis import analyze_file
-from lora_atlas.engine.plan_inputs import PlanCache, plan_files
+from lora_atlas.engine.plan_cache import PlanCache
+from lora_atlas.engine.plan_stack import plan_files
 from lora_atlas.library import plans
 from lora_atlas.library.store import Store
-from lora_atlas.library.synthetic_loras import write_fixture
+from lora_atlas.demo.synthetic_loras import write_fixture
 
 
 def main() -> None:

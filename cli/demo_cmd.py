@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..library.demo_library import build_demo_library
+from ..demo.demo_library import build_demo_library
 
 
 def register(sub) -> None:

@@ -6,11 +6,12 @@ import argparse
 import os
 import sys
 
-from ..engine.plan_inputs import KNOWN_ROLES, find_root, parse_spec, plan_files
+from ..engine.plan_stack import plan_files
 from ..engine.planner import DEFAULT_HEADROOM, DEFAULT_POLICY, DEFAULT_ROLE_ORDER, POLICIES, PlanError
 from ..library import plans
 from ..library.errors import LibraryError, NotFound
-from ..library.operations import _reader_store
+from ..library.operations import reader_store
+from ..library.roles import KNOWN_ROLES, find_root, roles_of
 from .output import print_json, table
 
 HELP = f"""Plan a stack of LoRAs for Inspire Pack's "LoRA Loader (Block Weight)" (one node per LoRA):
@@ -65,6 +66,18 @@ def register(sub) -> None:
     p.add_argument("--from-plan", metavar="NAME", help="plan the LoRAs of a saved plan again (then the FILEs given)")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON document")
     p.set_defaults(run=run)
+
+
+def parse_spec(text: str):
+    """FILE[:STRENGTH[:CLIP]] -> (path, strength text or None, clip text or None). A FILE that
+    exists as given wins, so paths containing ':' still work."""
+    if os.path.exists(text) or ":" not in text:
+        return text, None, None
+    head, _, last = text.rpartition(":")
+    if os.path.exists(head) or ":" not in head:
+        return head, last, None
+    path, _, strength = head.rpartition(":")
+    return path, strength, last
 
 
 def _indexed(values, what, n, problems):
@@ -179,9 +192,11 @@ def run(args) -> int:
                 raise PlanError(["--save, --template and --from-plan need a library: give --root DIR (the LoRA "
                                  "root; its store is kept in DIR/.lora-atlas/)"])
             specs, options = build_request(args)
-            plan = plan_files(specs, **options)
+            roles = roles_of([s[0] for s in specs], None, options.pop("roles"))
+            options.pop("root", None)
+            plan = plan_files(specs, roles=roles, **options)
         else:
-            with _reader_store(root, create=True) as (store, persist):
+            with reader_store(root, create=True) as (store, persist):
                 if args.save and not persist:
                     raise PlanError([f"the library '{root}' is busy or read-only: --save cannot write now; try again"])
                 specs, options = build_request(args, store, root)

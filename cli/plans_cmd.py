@@ -13,11 +13,11 @@ import argparse
 import os
 import sys
 
-from ..engine.plan_inputs import find_root
 from ..library import plans
 from ..library.errors import InvalidDocument, LibraryError
 from ..library.profiles import parse_multipliers
-from ..library.operations import _reader_store
+from ..library.operations import reader_store
+from ..library.roles import find_root
 from ..library.store import Store
 from .output import print_json, table
 from .plan_cmd import render
@@ -132,7 +132,7 @@ def _call(args, fn) -> int:
         if not os.path.isdir(root):
             raise LibraryError(f"--root '{root}' is not a folder")
         if fn in _READERS:
-            with _reader_store(root) as (store, _):
+            with reader_store(root) as (store, _):
                 return fn(args, store, root)
         with Store.open(root) as store:
             return fn(args, store, root)
@@ -303,7 +303,7 @@ def _export_blocks(args) -> int:
     try:
         if not os.path.isdir(args.dir):
             raise LibraryError(f"'{args.dir}' is not a folder")
-        with _reader_store(args.dir, create=True) as (store, _):
+        with reader_store(args.dir, create=True) as (store, _):
             rows = plans.block_table(store, args.dir)
     except LibraryError as exc:
         print(f"lora-atlas export-blocks: {exc}", file=sys.stderr)

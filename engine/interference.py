@@ -20,9 +20,8 @@ from .adapter_maths import LowRank, Mat, change_inner, gram, single_threaded_bla
 from .analysis import ANALYSIS_VERSION, BAD_FILE_ERRORS, OpenedLora, failure, module_figures
 from .architecture import FAMILY
 from .errors import AnalysisError, InspectError, ShapeMismatch
-from .taxonomy import GROUP_ORDER
+from .taxonomy import GROUP_ORDER, block_order
 
-_RANK = {g: i for i, g in enumerate(("BASE",) + GROUP_ORDER)}
 
 
 class _Pair:
@@ -105,7 +104,7 @@ def _interfere(a: OpenedLora, b: OpenedLora) -> dict:
         eb = _energy(b, tb, b.change(tb))
         pairs.setdefault((tb.encoder, tb.block), _Pair()).energy_b += eb
         total.energy_b += eb
-    blocks = sorted((k for k in pairs if k[0] is None), key=lambda k: _block_order(k[1]))
+    blocks = sorted((k for k in pairs if k[0] is None), key=lambda k: block_order(k[1]))
     encoders = sorted(k for k in pairs if k[0] is not None)
     return {
         "a": a.path, "b": b.path, "ok": True, "error": None, "error_code": None,
@@ -115,12 +114,6 @@ def _interfere(a: OpenedLora, b: OpenedLora) -> dict:
         "total": total.out(),
         "skipped": skipped,
     }
-
-
-def _block_order(label: str):
-    group = label.rstrip("0123456789")
-    index = label[len(group):]
-    return _RANK.get(group, 99), int(index) if index else -1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,7 +187,7 @@ def _stack(loras) -> dict:
             loras[i].source.release()
 
     def pick(kind):
-        return {name: grams[(k, name)].tolist() for k, name in sorted(grams, key=lambda w: (w[0], _block_order(w[1])))
+        return {name: grams[(k, name)].tolist() for k, name in sorted(grams, key=lambda w: (w[0], block_order(w[1])))
                 if k == kind}
 
     return {"paths": [x.path for x in loras], "ok": True, "error": None, "error_code": None,

@@ -14,6 +14,14 @@ import re
 GROUP_ORDER = ("IN", "MID", "OUT", "DOUBLE", "SINGLE")
 _GROUP_RANK = {g: i for i, g in enumerate(GROUP_ORDER)}
 
+
+def block_order(label: str):
+    """Sort key of a block label ("BASE", "IN4", "OUT11", "DOUBLE7"): Inspire's group order, then
+    the index; the one ordering of block labels for the whole engine."""
+    group = label.rstrip("0123456789")
+    index = label[len(group):]
+    return _GROUP_RANK.get(group, 99) if group != "BASE" else -1, int(index) if index else -1
+
 # Architecture families whose blocks Inspire groups; every other architecture is BASE-only.
 UNET_FAMILY = frozenset({"sd1", "sd2", "sdxl"})
 DIT_FAMILY = frozenset({"flux", "chroma", "hunyuan_video"})

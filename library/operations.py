@@ -78,7 +78,7 @@ def check(root: str, *, allow=None, previews: bool = True, now: str | None = Non
     root = check_root(root)
     allow = parse_allow(allow)
     result = RunResult(root=root, mode="check")
-    with _reader_store(root) as (store, persist):
+    with reader_store(root) as (store, persist):
         result.scan = scan(store, root)
         if not persist:
             result.scan.problems.append("the store was not updated (the library is busy or read-only)")
@@ -93,7 +93,7 @@ def check(root: str, *, allow=None, previews: bool = True, now: str | None = Non
 def scan_library(root: str, *, full_hash: bool = False, progress=None) -> ScanReport:
     """Update the store (when the library is not busy) and report what changed."""
     root = check_root(root)
-    with _reader_store(root, create=True) as (store, persist):
+    with reader_store(root, create=True) as (store, persist):
         report = scan(store, root, progress=progress)
         if full_hash:
             ensure_sha256(store, root, progress=progress)
@@ -127,7 +127,7 @@ def reconcile_library(root: str, *, repair: bool = False, progress=None) -> Reco
 
 
 @contextlib.contextmanager
-def _reader_store(root: str, create: bool = False):
+def reader_store(root: str, create: bool = False):
     """(store, persist): the library's store if no writer is busy, else an in-memory snapshot of
     it. Without `create`, a library that has no store yet gets a throwaway one (reading changes
     nothing on disk)."""

@@ -21,12 +21,12 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 
-from ..engine.plan_inputs import role_from_relpath
 from . import config_files as cf
 from . import fs_safety, index_files, journal
 from .errors import FilesystemError, NotALibraryRoot
-from .roles import folder_is_own
-from .scan import CONFIG_NAME, QUARANTINE_DIR, is_lora_name, load_rows
+from .roles import find_root, folder_is_own, role_from_relpath
+from .config_files import CONFIG_NAME
+from .scan import QUARANTINE_DIR, is_lora_name, load_rows
 
 REASON_DIR = {
     "unreadable": "unreadable", "empty": "unreadable", "truncated": "unreadable", "header_too_large": "unreadable",
@@ -84,11 +84,9 @@ def check_root(root: str) -> str:
     path = os.path.abspath(root)
     if not os.path.isdir(path):
         raise NotALibraryRoot(f"'{root}' is not a folder")
-    parent = os.path.dirname(path)
-    while parent != os.path.dirname(parent):
-        if os.path.isdir(os.path.join(parent, ".lora-atlas")):
-            raise NotALibraryRoot(f"'{root}' is inside the LoRA library '{parent}'; run the command on '{parent}'")
-        parent = os.path.dirname(parent)
+    parent = find_root(path)
+    if parent is not None:
+        raise NotALibraryRoot(f"'{root}' is inside the LoRA library '{parent}'; run the command on '{parent}'")
     return path
 
 

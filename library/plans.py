@@ -4,7 +4,7 @@ cache kept in the store, so a plan in a new process is warm.
 Public API (the CLI and the routes call these; `store` is a library.store.Store):
 
     plan, saved_id = plan_and_record(store, root, specs, save_as=None, **plan_files_options)
-        plan with engine.plan_inputs.plan_files, warm from the store's cache; append the plan to
+        plan with engine.plan_stack.plan_files, warm from the store's cache; append the plan to
         the history (the last HISTORY_LIMIT are kept) and, with `save_as`, save it; one transaction
     save_plan(store, name, plan_doc, inputs) -> id          NameTaken-like InvalidDocument if it exists
     list_plans(store) -> [{"id", "name", "created_at", "schema_version", "policy", "architecture", "loras"}]
@@ -31,7 +31,7 @@ the stable id (library/identity.py), `role` an explicit role override or null, `
 Templates: {"policy", "headroom", "role_order", "profiles": {ROLE: {BLOCK: mult} or "profile name"}};
 a template's profile applies to every LoRA of that role that has no profile of its own.
 
-The cache: engine.plan_inputs.PlanCache keys figures by (real path, size, mtime_ns, analysis
+The cache: engine.plan_stack.PlanCache keys figures by (real path, size, mtime_ns, analysis
 version). The store keys the same figures by '<stable id>:<size>:<mtime_ns>' and the analysis
 version, so a moved file stays warm and a changed file (new size or mtime) is recomputed; the
 plan then warns "changed since its figures were cached: recomputed".
@@ -53,14 +53,15 @@ import orjson
 
 from ..engine.analysis import ANALYSIS_VERSION, analyze_file, round_figures
 from ..engine.block_vectors import canonical_number
-from ..engine.plan_inputs import PlanCache, file_key, plan_files
+from ..engine.plan_cache import PlanCache, file_key
+from ..engine.plan_stack import plan_files
 from ..engine.planner import (DEFAULT_HEADROOM, DEFAULT_POLICY, DEFAULT_ROLE_ORDER, PLAN_SCHEMA_VERSION,
                               check_number, validate_options)
 from . import identity
 from .errors import InvalidDocument, NotFound
 from .profiles import (_known, check_multipliers, check_name, delete_profile, list_profiles, load_profile, now,
                        save_profile)
-from .roles import role_of_file
+from .roles import role_of_file, roles_of
 from .scan import load_rows, scan
 
 __all__ = ["HISTORY_LIMIT", "SavedPlan", "apply_template", "block_table", "canonical_json", "delete_plan",
@@ -207,7 +208,8 @@ def plan_and_record(store, root, specs, *, save_as: str | None = None, history: 
     paths = [s[0] for s in specs]
     ids = stable_ids(store, root, paths)
     cache = warm_cache(store, paths, ids, cache)
-    plan = plan_files(specs, root=root, cache=cache, role_of_file=role_of_file, **options)
+    planning = {k: v for k, v in options.items() if k != "roles"}
+    plan = plan_files(specs, cache=cache, roles=roles_of(paths, root, options.get("roles")), **planning)
     inputs = make_inputs(specs, ids, root=root, **options)
     saved = None
     with store.atomic():

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from . import config_files as cf
 from . import index_files, journal
-from .scan import CONFIG_NAME, QUARANTINE_DIR, ScanReport, walk
+from .config_files import CONFIG_NAME
+from .scan import QUARANTINE_DIR, ScanReport, walk
 
 
 @dataclass

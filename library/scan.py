@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 
 from ..engine.inspect import LORA_EXTENSIONS, inspect_file
 from . import identity
+from .config_files import CONFIG_NAME
 from .store import STATE_DIR
 
 # Bump when the engine's classification changes meaning: cached rows of another version are redone.
 CLASSIFIER_VERSION = "inspect-1"
 QUARANTINE_DIR = "_incompatible"
-CONFIG_NAME = "config.yaml"
 
 
 @dataclass

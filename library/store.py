@@ -110,7 +110,7 @@ def _m004_plan_inputs_templates_cache(conn):
             data       TEXT NOT NULL,
             updated_at TEXT
         );
-        CREATE TABLE plan_cache_files (            -- engine.plan_inputs.PlanCache per-file energies
+        CREATE TABLE plan_cache_files (            -- engine.plan_cache.PlanCache per-file energies
             key              TEXT NOT NULL,        -- '<stable id>:<size>:<mtime_ns>'
             analysis_version INTEGER NOT NULL,
             path             TEXT NOT NULL,        -- real path last seen (to say 'changed: recomputed')

@@ -1,7 +1,7 @@
 """Multi-LoRA Planner: a LORA_STACK and/or LoRA slots + a policy (+ optionally the MODEL, to check
 the stack fits the loaded checkpoint) → per LoRA a block_vector for Inspire's "LoRA Loader (Block
 Weight)" and its strengths, the plan as text, and a LORA_PLAN for Apply LoRA Plan. The plan is
-engine.plan_inputs.plan_files: the same as `lora-atlas plan --json`."""
+engine.plan_stack.plan_files: the same as `lora-atlas plan --json`."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def model_family(model) -> str | None:
 
 def build_plan(specs: list, policy: str, headroom: float, model=None) -> dict:
     """A LORA_PLAN: {"plan": plan_files(...), "loras": [{lora_name, path, strengths, block_vector, positions}]}."""
-    from ..engine.plan_inputs import family, plan_files
+    from ..engine.plan_stack import family, plan_files
     from ..engine.planner import PlanError
     from ..library.roles import role_at
     service = comfy_glue.get_service()

@@ -1,5 +1,5 @@
 """Plan requests from the routes and the Planner node: validate, resolve LoRAs inside the roots,
-call `engine.plan_inputs.plan_files` (the same function as `lora-atlas plan --json`), export.
+call `engine.plan_stack.plan_files` (the same function as `lora-atlas plan --json`), export.
 
     body = {"loras": [{"id" or "path" or "lora_name", "strength_model", "strength_clip"}], "policy": "balanced"}
     plan = compute(service, body)
@@ -110,7 +110,7 @@ def compute(service, body) -> dict:
 
 def compute_with_inputs(service, body) -> tuple[dict, list, dict]:
     """(plan, specs, plan_files options) of a request body."""
-    from ..engine.plan_inputs import plan_files
+    from ..engine.plan_stack import plan_files
     from ..engine.planner import PlanError
     specs, options = request(service, body)
     try:

@@ -250,9 +250,9 @@ class AtlasService:
 
     @property
     def plan_cache(self):
-        """engine.plan_inputs.PlanCache shared by every plan of this process (keyed by file stat)."""
+        """engine.plan_cache.PlanCache shared by every plan of this process (keyed by file stat)."""
         if self._plan_cache is None:
-            from ..engine.plan_inputs import PlanCache
+            from ..engine.plan_cache import PlanCache
             self._plan_cache = PlanCache()
         return self._plan_cache
 

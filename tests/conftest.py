@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lora_atlas.library.synthetic_loras import write_fixture
+from lora_atlas.demo.synthetic_loras import write_fixture
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from lora_atlas.cli import main
-from lora_atlas.library.demo_library import build_demo_library
+from lora_atlas.demo.demo_library import build_demo_library
 
 CONTRACT = {"path", "ok", "error", "architecture", "adapter", "dora", "text_encoder", "base_model_hint", "blocks", "rank", "alpha"}
 

@@ -12,7 +12,7 @@ import pytest
 
 from lora_atlas.cli import main
 from lora_atlas.engine.block_vectors import parse_inspire
-from lora_atlas.library.demo_library import build_demo_library
+from lora_atlas.demo.demo_library import build_demo_library
 
 CONTRACT = {"schema_version", "policy", "loras", "warnings", "excluded", "stack", "architecture", "headroom"}
 LORA = {"path", "strength_model", "strength_clip", "block_vector", "lbw", "blocks", "role", "positions",
@@ -103,3 +103,10 @@ def test_help_has_an_example(capsys):
     with pytest.raises(SystemExit):
         main(["plan", "--help"])
     assert "Example:" in capsys.readouterr().out
+
+
+def test_parse_spec_reads_strength_and_clip():
+    from lora_atlas.cli.plan_cmd import parse_spec
+    assert parse_spec("a.safetensors:0.5:0.25") == ("a.safetensors", "0.5", "0.25")
+    assert parse_spec("a.safetensors:0.5") == ("a.safetensors", "0.5", None)
+    assert parse_spec("a.safetensors") == ("a.safetensors", None, None)

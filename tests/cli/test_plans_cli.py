@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from lora_atlas.cli import main
-from lora_atlas.library.demo_library import build_demo_library
+from lora_atlas.demo.demo_library import build_demo_library
 
 INK = "styles/ink_sketch_xl.safetensors"
 PONY = "characters/red_hair_girl_pony.safetensors"
@@ -133,9 +133,9 @@ def test_from_plan_with_moved_and_vanished_files(demo, capsysbinary):
 def test_second_plan_in_a_new_process_is_warm(demo, capsysbinary):
     args = ["plan", demo / f"{INK}:0.8", demo / f"{PONY}:0.9", "--root", demo, "--json"]
     code, first, _ = _run(capsysbinary, *args)
-    script = ("import sys\nfrom lora_atlas.engine import plan_inputs\n"
+    script = ("import sys\nfrom lora_atlas.engine import plan_cache\n"
               "def boom(*a): raise SystemExit('recomputed')\n"
-              "plan_inputs.stack_gram = boom\nfrom lora_atlas.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+              "plan_cache.stack_gram = boom\nfrom lora_atlas.cli import main\nsys.exit(main(sys.argv[1:]))\n")
     proc = subprocess.run([sys.executable, "-c", script] + [str(a) for a in args], capture_output=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.decode() == first

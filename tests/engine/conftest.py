@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lora_atlas.engine.tensors import decode
-from lora_atlas.library.safetensors_writer import to_bytes, write
+from lora_atlas.demo.safetensors_writer import to_bytes, write
 
 SD1 = {"modelspec.architecture": "stable-diffusion-v1/lora"}
 

@@ -12,7 +12,7 @@ import pytest
 from lora_atlas.engine import adapter_maths
 from lora_atlas.engine.analysis import ANALYSIS_VERSION, analyze_file, round_figures
 from lora_atlas.engine.inspect import inspect_file
-from lora_atlas.library.synthetic_loras import FIXTURES, write_fixture
+from lora_atlas.demo.synthetic_loras import FIXTURES, write_fixture
 
 SD1 = {"modelspec.architecture": "stable-diffusion-v1/lora"}
 # kohya SD1 module names, one per Inspire block the tests use
@@ -388,7 +388,7 @@ def test_non_finite_in_a_small_core(tmp_path, rng, write_lora):
 
 
 def test_integer_weights_are_unsupported(tmp_path, rng, write_lora):
-    from lora_atlas.library.safetensors_writer import write
+    from lora_atlas.demo.safetensors_writer import write
     write(str(tmp_path / "f.safetensors"), [(f"{M}.lora_up.weight", "I32", (8, 2), np.ones((8, 2))),
                                             (f"{M}.lora_down.weight", "I32", (2, 6), np.ones((2, 6)))], SD1)
     r = analyze_file(str(tmp_path / "f.safetensors"))

@@ -12,7 +12,7 @@ import pytest
 from lora_atlas.engine import analysis
 from lora_atlas.engine.analysis import analyze_file
 from lora_atlas.engine.batched_lowrank import batched_figures
-from lora_atlas.library.synthetic_loras import write_fixture
+from lora_atlas.demo.synthetic_loras import write_fixture
 
 M = "lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_{}"
 

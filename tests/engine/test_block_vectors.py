@@ -10,7 +10,7 @@ import pytest
 from lora_atlas.engine.block_vectors import (MIN_ENTRIES, VectorError, a1111_lbw, canonical_number, inspire_vector,
                                              parse_inspire, populate)
 from lora_atlas.engine.inspect import inspect_file
-from lora_atlas.library.synthetic_loras import FIXTURES
+from lora_atlas.demo.synthetic_loras import FIXTURES
 
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 

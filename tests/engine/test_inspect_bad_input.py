@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from lora_atlas.engine.inspect import inspect_file
-from lora_atlas.library.synthetic_loras import checkpoint_tensors, embedding_tensors, write_fixture, write_tensors
+from lora_atlas.demo.synthetic_loras import checkpoint_tensors, embedding_tensors, write_fixture, write_tensors
 
 
 def _write(path, data: bytes):

@@ -13,9 +13,10 @@ import pytest
 
 from lora_atlas.engine.block_vectors import MIN_ENTRIES, parse_inspire, populate
 from lora_atlas.engine.interference import interference, stack_gram
-from lora_atlas.engine.plan_inputs import PlanCache, parse_spec, plan_files, role_of
+from lora_atlas.engine.plan_cache import PlanCache
+from lora_atlas.engine.plan_stack import plan_files
 from lora_atlas.engine.planner import PlanError, solve_tiers
-from lora_atlas.library.synthetic_loras import write_fixture
+from lora_atlas.demo.synthetic_loras import write_fixture
 
 IN4 = "lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q"
 IN4B = "lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_k"
@@ -121,14 +122,15 @@ def test_partial_overlap_and_text_encoder_rule(files):
 
 def test_role_priority_keeps_the_higher_role(files):
     specs = [(files["same_b"], 1.0, None), (files["same_a"], 1.0, None)]      # styles first, characters second
-    plan = plan_files(specs, policy="role-priority")
+    roles = {files["same_b"]: "styles", files["same_a"]: "characters"}     # the library reads them from folders
+    plan = plan_files(specs, policy="role-priority", roles=roles)
     style, character = plan["loras"]
     assert (style["role"], character["role"]) == ("styles", "characters")
     assert by_block(character)["IN4"]["ratio"] == 1 and "keeps its weight" in by_block(character)["IN4"]["reason"]
     # identical changes: (1 + s)² e = 1.5 e -> s = √1.5 − 1
     assert by_block(style)["IN4"]["ratio"] == math.floor((math.sqrt(1.5) - 1) * 1e4) / 1e4
     budget_ok(plan)
-    flipped = plan_files(specs, policy="role-priority", role_order=("styles", "characters"))
+    flipped = plan_files(specs, policy="role-priority", role_order=("styles", "characters"), roles=roles)
     assert by_block(flipped["loras"][0])["IN4"]["ratio"] == 1
 
 
@@ -174,12 +176,13 @@ def test_fixture_stacks_vectors_and_budget(tmp_path, policy):
         "flux": [("flux_lora", "characters"), ("flux_single", "styles"), ("flux_partial", "poses")],
     }
     for arch, items in stacks.items():
-        specs = []
+        specs, roles = [], {}
         for seed, (name, role) in enumerate(items):
             (tmp_path / arch / role).mkdir(parents=True, exist_ok=True)
             specs.append((write_fixture(name, str(tmp_path / arch / role / f"{name}.safetensors"), rank=2, seed=seed),
                           1.0, None))
-        plan = plan_files(specs, policy=policy, root=str(tmp_path / arch))
+            roles[specs[-1][0]] = role
+        plan = plan_files(specs, policy=policy, roles=roles)
         for lo in plan["loras"]:
             entries = parse_inspire(lo["block_vector"])
             assert len(entries) == max(MIN_ENTRIES, len(lo["positions"]))
@@ -271,20 +274,6 @@ def test_sdxl_hints_differ_and_inspire_drops(tmp_path):
     plan = plan_files([(p, 1, None) for p in s])
     assert all(lo["positions"] == ["BASE"] and lo["filler"] == 11 for lo in plan["loras"])
     assert sum("context_block" in w for w in plan["warnings"]) == 2
-
-
-def test_roles_and_specs(tmp_path):
-    lib = tmp_path / "lib"
-    (lib / ".lora-atlas").mkdir(parents=True)
-    (lib / "mystuff" / "x").mkdir(parents=True)
-    assert role_of(str(lib / "mystuff" / "x" / "a.safetensors")) == ("mystuff", str(lib))
-    assert role_of(str(lib / "a.safetensors"))[0] is None
-    assert role_of(str(tmp_path / "other" / "styles" / "slug" / "a.safetensors"))[0] == "styles"
-    assert role_of(str(tmp_path / "plain" / "a.safetensors")) == (None, None)
-    assert role_of(str(tmp_path / "x" / "a.safetensors"), root=str(tmp_path)) == ("x", str(tmp_path))
-    assert parse_spec("a.safetensors:0.5:0.25") == ("a.safetensors", "0.5", "0.25")
-    assert parse_spec("a.safetensors:0.5") == ("a.safetensors", "0.5", None)
-    assert parse_spec("a.safetensors") == ("a.safetensors", None, None)
 
 
 def test_text_encoders_stay_within_budget_after_rounding(files):

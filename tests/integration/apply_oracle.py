@@ -4,7 +4,7 @@ a weightless ComfyUI skeleton (comfy_oracle.build_skeleton). Run with ComfyUI's 
 
     python apply_oracle.py --comfyui DIR --inspire DIR --arch sd1 [--profile OUT=0.5,IN4=0] FILE:STRENGTH...
 
-Plans the files (engine.plan_inputs.plan_files, policy balanced), applies the plan with
+Plans the files (engine.plan_stack.plan_files, policy balanced), applies the plan with
 nodes.apply_plan.apply_plan, then chains Inspire's `load_lora_for_models` with the emitted
 strings and strengths, and also runs ComfyUI's own `comfy.sd.load_lora_for_models` at the planned
 strengths (the reference for which keys a LoRA patches). Prints ONE JSON document: per patcher
@@ -25,7 +25,8 @@ def _import_pack():
     link_dir = tempfile.mkdtemp(prefix="lora-atlas-pkg-")
     os.symlink(REPO, os.path.join(link_dir, "lora_atlas"))
     sys.path.insert(0, link_dir)
-    from lora_atlas.engine.plan_inputs import parse_spec, plan_files
+    from lora_atlas.cli.plan_cmd import parse_spec
+    from lora_atlas.engine.plan_stack import plan_files
     from lora_atlas.nodes.apply_plan import apply_plan
     from lora_atlas.nodes.planner import lora_plan
     return parse_spec, plan_files, apply_plan, lora_plan

@@ -33,7 +33,7 @@ def _oracle(env, arch, specs, profile=None) -> dict:
 
 
 def test_sd1_stack_equals_chained_inspire(inspire_env, tmp_path):
-    from lora_atlas.library.synthetic_loras import write_fixture
+    from lora_atlas.demo.synthetic_loras import write_fixture
     files = [write_fixture(f, str(tmp_path / f"{f}_{i}.safetensors"), rank=2, seed=i)
              for i, f in enumerate(("sd1_lora", "sd1_lora", "sd1_loha"))]
     report = _oracle(inspire_env, "sd1", [f"{files[0]}:1.0", f"{files[1]}:0.9", f"{files[2]}:0.8"],
@@ -45,7 +45,7 @@ def test_sd1_stack_equals_chained_inspire(inspire_env, tmp_path):
 
 
 def test_sd3_context_blocks_are_applied_where_inspire_drops_them(inspire_env, tmp_path):
-    from lora_atlas.library.synthetic_loras import write_fixture
+    from lora_atlas.demo.synthetic_loras import write_fixture
     path = write_fixture("sd3_lora", str(tmp_path / "sd3.safetensors"), rank=2, seed=1)
     report = _oracle(inspire_env, "sd3", [f"{path}:1.0"])
     assert report["ours_missing_vs_comfyui"] == []                    # every patch ComfyUI applies

@@ -13,7 +13,7 @@ from lora_atlas.engine.comfy_keymap import unmapped_by_comfyui
 from lora_atlas.engine.inspect import inspect_file
 from lora_atlas.engine.layout import build_layout
 from lora_atlas.engine.safetensors_header import read_header
-from lora_atlas.library.synthetic_loras import write_fixture
+from lora_atlas.demo.synthetic_loras import write_fixture
 
 pytestmark = pytest.mark.integration
 

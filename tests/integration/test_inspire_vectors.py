@@ -18,8 +18,9 @@ import subprocess
 import pytest
 
 from lora_atlas.engine.block_vectors import parse_inspire
-from lora_atlas.engine.plan_inputs import plan_files
-from lora_atlas.library.synthetic_loras import write_fixture
+from lora_atlas.engine.plan_stack import plan_files
+from lora_atlas.library.roles import roles_of
+from lora_atlas.demo.synthetic_loras import write_fixture
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +75,7 @@ def test_inspire_applies_the_plan(comfy_env, tmp_path, arch):
         specs.append((path, strength, clip))
         if profile:
             profiles[path] = ("test", profile)
-    plan = plan_files(specs, policy=policy, profiles=profiles, root=str(tmp_path / "loras"))
+    plan = plan_files(specs, policy=policy, profiles=profiles, roles=roles_of([s[0] for s in specs], str(tmp_path / "loras")))
     jobs = [{"path": lo["path"], "block_vector": lo["block_vector"], "strength_model": lo["strength_model"],
              "strength_clip": lo["strength_clip"]} for lo in plan["loras"]]
     report = run_driver(comfy_env, arch, jobs, tmp_path)

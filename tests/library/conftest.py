@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from lora_atlas.library.synthetic_loras import checkpoint_tensors, embedding_tensors, write_fixture, write_tensors
+from lora_atlas.demo.synthetic_loras import checkpoint_tensors, embedding_tensors, write_fixture, write_tensors
 
 # (relative path, fixture): sparse files, headers real, weights holes; one full file with a thumbnail.
 GOOD = (

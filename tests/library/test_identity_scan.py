@@ -9,7 +9,7 @@ import shutil
 from lora_atlas.library import identity, scan as scan_mod
 from lora_atlas.library.scan import scan
 from lora_atlas.library.store import Store
-from lora_atlas.library.synthetic_loras import write_fixture, write_tensors
+from lora_atlas.demo.synthetic_loras import write_fixture, write_tensors
 
 
 def _big(path, fill: bytes, at: int | None = None):

@@ -8,7 +8,7 @@ import pytest
 
 from lora_atlas.cli import build_parser, main
 from lora_atlas.cli.library_cmds import COMMANDS
-from lora_atlas.library.demo_library import build_demo_library
+from lora_atlas.demo.demo_library import build_demo_library
 
 
 def _run(capsys, *argv):

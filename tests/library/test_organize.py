@@ -12,7 +12,7 @@ from lora_atlas.library import operations
 from lora_atlas.library.errors import NotALibraryRoot, NothingToUndo
 from lora_atlas.library.scan import load_rows
 from lora_atlas.library.store import Store
-from lora_atlas.library.synthetic_loras import write_fixture
+from lora_atlas.demo.synthetic_loras import write_fixture
 
 HERO = "characters/Héroïne ñ 漢字.safetensors"
 

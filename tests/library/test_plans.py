@@ -13,14 +13,14 @@ import sqlite3
 
 import pytest
 
-from lora_atlas.engine import plan_inputs
-from lora_atlas.engine.plan_inputs import PlanCache
+from lora_atlas.engine import plan_cache
+from lora_atlas.engine.plan_cache import PlanCache
 from lora_atlas.engine.planner import PlanError
 from lora_atlas.library import plans
-from lora_atlas.library.demo_library import build_demo_library
+from lora_atlas.demo.demo_library import build_demo_library
 from lora_atlas.library.errors import InvalidDocument, NotFound
 from lora_atlas.library.store import DB_NAME, STATE_DIR, Store
-from lora_atlas.library.synthetic_loras import write_fixture
+from lora_atlas.demo.synthetic_loras import write_fixture
 
 INK = "styles/ink_sketch_xl.safetensors"
 PONY = "characters/red_hair_girl_pony.safetensors"
@@ -51,7 +51,7 @@ def _specs(root, *items):
 def _no_compute(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("recomputed")
-    monkeypatch.setattr(plan_inputs, "stack_gram", boom)
+    monkeypatch.setattr(plan_cache, "stack_gram", boom)
     monkeypatch.setattr(plans, "plan_files", boom)
 
 
@@ -99,7 +99,7 @@ def test_moved_file_found_by_stable_id_and_vanished_file_named(lib, monkeypatch)
     new = os.path.join(root, "archive", "ink.safetensors")
     os.rename(os.path.join(root, INK), new)
     os.remove(os.path.join(root, LOCON))
-    monkeypatch.setattr(plan_inputs, "stack_gram", lambda *a: pytest.fail("recomputed"))
+    monkeypatch.setattr(plan_cache, "stack_gram", lambda *a: pytest.fail("recomputed"))
     doc, problems = plans.load_plan(store, "trio", root)
     assert any(f"{INK}: moved to {new}" in p and "using the new path" in p for p in problems)
     assert any(f"{LOCON}: vanished" in p for p in problems)
@@ -128,7 +128,7 @@ def test_cache_persists_in_the_store_and_a_fresh_cache_is_warm(lib, monkeypatch)
         store.execute("SELECT COUNT(*) FROM plan_cache_pairs").fetchone()[0]
     assert rows == (3, 3)
     store.close()
-    monkeypatch.setattr(plan_inputs, "stack_gram", lambda *a: pytest.fail("recomputed"))
+    monkeypatch.setattr(plan_cache, "stack_gram", lambda *a: pytest.fail("recomputed"))
     with Store.open(root) as again:
         cache = PlanCache()
         warm, _ = plans.plan_and_record(again, root, specs, cache=cache)

@@ -9,13 +9,12 @@ import os
 
 import yaml
 
-from lora_atlas.engine.plan_inputs import role_from_relpath
 from lora_atlas.library import operations, plans
 from lora_atlas.library.queries import index_items
-from lora_atlas.library.roles import folder_is_own, role_at, role_of_file
+from lora_atlas.library.roles import folder_is_own, role_at, role_from_relpath, role_of_file, role_on_disk
 from lora_atlas.library.scan import load_rows
 from lora_atlas.library.store import Store
-from lora_atlas.library.synthetic_loras import write_fixture
+from lora_atlas.demo.synthetic_loras import write_fixture
 
 
 def _listing_roles(root) -> dict:
@@ -68,3 +67,14 @@ def test_own_folder_rule(tmp_path):
     assert not folder_is_own("", "x.safetensors", 1, True)
     assert role_from_relpath("styles/ink/ink.safetensors", own_folder=True) == "styles"
     assert role_from_relpath("_incompatible/x/x.safetensors", own_folder=True) is None
+
+
+def test_role_on_disk_without_and_with_a_store(tmp_path):
+    lib = tmp_path / "lib"
+    (lib / ".lora-atlas").mkdir(parents=True)
+    (lib / "mystuff" / "x").mkdir(parents=True)
+    assert role_on_disk(str(lib / "mystuff" / "x" / "a.safetensors")) == ("mystuff", str(lib))
+    assert role_on_disk(str(lib / "a.safetensors"))[0] is None
+    assert role_on_disk(str(tmp_path / "other" / "styles" / "slug" / "a.safetensors"))[0] == "styles"
+    assert role_on_disk(str(tmp_path / "plain" / "a.safetensors")) == (None, None)
+    assert role_on_disk(str(tmp_path / "x" / "a.safetensors"), root=str(tmp_path)) == ("x", str(tmp_path))

@@ -276,7 +276,7 @@ async def test_settings(client, library):
 
 
 async def test_new_files_appear_after_refresh(client, library):
-    from lora_atlas.library.synthetic_loras import write_fixture
+    from lora_atlas.demo.synthetic_loras import write_fixture
     os.makedirs(os.path.join(library, "poses"))
     write_fixture("sd1_lora", os.path.join(library, "poses", "jump.safetensors"), rank=2, seed=9)
     doc = await _json(await client.get("/lora-atlas/loras?refresh=1&q=jump"))
