@@ -7,7 +7,8 @@ before. Outside ComfyUI (the CLI, tests) the route registration is a no-op.
 
 from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, register as _register
 
-__version__ = "0.1.0"
+from .version import __version__
+
 WEB_DIRECTORY = "./web"
 
 _register()

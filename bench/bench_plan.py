@@ -8,7 +8,7 @@
    Goal <= 50 ms.
 3. Adding a fifth LoRA to a warm stack: only the new file's figures and its pairs are missing, but
    the missing pairs need the other files' factors, so one pass over the five runs.
-4. The cache kept in the library's store (library/plans.py): `lora-atlas plan --root` in a new
+4. The cache kept in the library's store (library/plan_cache_store.py): `lora-atlas plan --root` in a new
    process, cold (empty store) versus warm (the figures the first run stored), and the same
    in-process with a fresh Store and PlanCache (no interpreter start-up).
 
@@ -31,7 +31,7 @@ from bench_analyze import FLUX_UNET, best    # same Flux-size file and timing he
 from lora_atlas.engine.analysis import analyze_file
 from lora_atlas.engine.plan_cache import PlanCache
 from lora_atlas.engine.plan_stack import plan_files
-from lora_atlas.library import plans
+from lora_atlas.library import planning
 from lora_atlas.library.store import Store
 from lora_atlas.demo.synthetic_loras import write_fixture
 
@@ -87,7 +87,7 @@ def store_section(root: str, specs) -> None:
     print(f"    new process, warm (from store)  : {warm:7.3f} s   ({cold / warm:.1f}x faster; "
           f"of which {start:.3f} s interpreter + imports)")
     with Store.open(root) as store:
-        t_warm = best(lambda: plans.plan_and_record(store, root, specs, history=False, cache=PlanCache()), 5)
+        t_warm = best(lambda: planning.plan_and_record(store, root, specs, history=False, cache=PlanCache()), 5)
     print(f"    in-process, fresh PlanCache warmed from the store: {t_warm * 1e3:7.1f} ms (goal <= 50 ms)")
 
 

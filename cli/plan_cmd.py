@@ -6,13 +6,14 @@ import argparse
 import os
 import sys
 
-from ..engine.plan_stack import plan_files
 from ..engine.planner import DEFAULT_HEADROOM, DEFAULT_POLICY, DEFAULT_ROLE_ORDER, POLICIES, PlanError
-from ..library import plans
-from ..library.errors import LibraryError, NotFound
+from ..library.errors import LibraryError
 from ..library.operations import reader_store
-from ..library.roles import KNOWN_ROLES, find_root, roles_of
-from .output import print_json, table
+from ..library.plan_exports import plan_text
+from ..library.plan_requests import LoraRequest, PlanRequest
+from ..library.planning import plan_request
+from ..library.roles import KNOWN_ROLES, find_root
+from .output import print_json
 
 HELP = f"""Plan a stack of LoRAs for Inspire Pack's "LoRA Loader (Block Weight)" (one node per LoRA):
 for each LoRA the strength_model, strength_clip and block_vector to paste, plus A1111's lbw=
@@ -108,71 +109,32 @@ def _profile(text, problems):
     return mults
 
 
-def build_request(args, store=None, root=None):
-    """(specs, options) from parsed arguments, or raise PlanError listing every problem. With a
-    library `store`: --from-plan, --template and saved profiles (N:NAME) are read from it."""
-    problems = []
-    specs, roles, profiles = [], {}, {}
-    options = dict(policy=DEFAULT_POLICY, headroom=DEFAULT_HEADROOM, role_order=DEFAULT_ROLE_ORDER)
-    if args.from_plan:
-        _from_plan(args, store, root, specs, roles, profiles, options, problems)
-    specs += [parse_spec(s) for s in args.loras]
-    explicit = {k for k, v in (("policy", args.policy), ("headroom", args.headroom), ("role_order", args.roles)) if v}
-    if args.policy:
-        options["policy"] = args.policy
+def build_request(args, library: bool = False) -> PlanRequest:
+    """The PlanRequest of parsed arguments; what cannot be parsed is noted in its `problems`.
+    A saved profile's name (N:NAME), --template and --from-plan need a `library`."""
+    request = PlanRequest(template=args.template, from_plan=args.from_plan, policy=args.policy or None)
     if args.headroom:
         try:
-            options["headroom"] = float(args.headroom)
+            request.headroom = float(args.headroom)
         except ValueError:
-            options["headroom"] = args.headroom
+            request.headroom = args.headroom
     if args.roles:
-        options["role_order"] = tuple(r.strip() for r in args.roles.split(",") if r.strip())
-    for i, role in _indexed(args.role, "--role", len(specs), problems).items():
-        roles[specs[i][0]] = role
-    for i, text in _indexed(args.profile, "--profile", len(specs), problems).items():
+        request.role_order = tuple(r.strip() for r in args.roles.split(",") if r.strip())
+    request.loras = [LoraRequest(*parse_spec(s)) for s in args.loras]
+    n = len(request.loras)
+    for i, role in _indexed(args.role, "--role", n, request.problems).items():
+        request.loras[i].role = role
+    for i, text in _indexed(args.profile, "--profile", n, request.problems).items():
+        lora = request.loras[i]
         if "=" in text:
-            profiles[specs[i][0]] = (f"--profile {i + 1}", _profile(text, problems))
-        elif store is None:
-            problems.append(f"--profile {i + 1}:{text}: expected BLOCK=VALUE (e.g. OUT=0.5, IN4=0), or the name of "
-                            "a saved profile, which needs a library (give --root DIR)")
+            lora.profile, lora.where = _profile(text, request.problems), f"--profile {i + 1}"
+        elif not library:
+            request.problems.append(f"--profile {i + 1}:{text}: expected BLOCK=VALUE (e.g. OUT=0.5, IN4=0), or the "
+                                    "name of a saved profile, which needs a library (give --root DIR)")
         else:
-            try:
-                profiles[specs[i][0]] = (text, plans.load_profile(store, text))
-            except NotFound as exc:
-                problems.append(f"--profile {i + 1}:{text}: {exc} (for multipliers write N:BLOCK=VALUE, e.g. "
-                                f"{i + 1}:OUT=0.5)")
-    options.update(root=args.root, roles=roles, profiles=profiles)
-    if args.template and not problems:
-        try:
-            options = plans.apply_template(store, plans.load_template(store, args.template), specs, options, explicit)
-        except NotFound as exc:
-            problems.append(f"--template {args.template}: {exc}")
-    if problems:
-        raise PlanError(problems)
-    return specs, options
-
-
-def _from_plan(args, store, root, specs, roles, profiles, options, problems) -> None:
-    """The stack and options of a saved plan (moved files at their new path)."""
-    try:
-        saved = plans.load_saved(store, args.from_plan, root)
-    except NotFound as exc:
-        problems.append(f"--from-plan: {exc}")
-        return
-    for note in saved.problems:
-        if not any(note.startswith(m) for m in saved.missing):
-            print(f"lora-atlas plan: note: {note}", file=sys.stderr)
-    problems += [f"--from-plan {saved.name}: {p}" for p in saved.problems if any(p.startswith(m) for m in saved.missing)]
-    inputs = saved.inputs
-    for lo in inputs["loras"]:
-        if lo["given"] in saved.missing:
-            continue
-        specs.append((lo["path"], lo["strength_model"], lo["strength_clip"]))
-        if lo.get("role"):
-            roles[lo["path"]] = lo["role"]
-        if lo.get("profile"):
-            profiles[lo["path"]] = (lo["profile"]["name"], lo["profile"]["multipliers"])
-    options.update(policy=inputs["policy"], headroom=inputs["headroom"], role_order=tuple(inputs["role_order"]))
+            lora.profile, lora.where = text, f"--profile {i + 1}:{text}"
+            lora.hint = f" (for multipliers write N:BLOCK=VALUE, e.g. {i + 1}:OUT=0.5)"
+    return request
 
 
 def _library_root(args):
@@ -184,32 +146,29 @@ def _library_root(args):
 
 
 def run(args) -> int:
-    saved = None
     try:
         root = _library_root(args)
         if root is None:
             if args.save or args.template or args.from_plan:
                 raise PlanError(["--save, --template and --from-plan need a library: give --root DIR (the LoRA "
                                  "root; its store is kept in DIR/.lora-atlas/)"])
-            specs, options = build_request(args)
-            roles = roles_of([s[0] for s in specs], None, options.pop("roles"))
-            options.pop("root", None)
-            plan = plan_files(specs, roles=roles, **options)
+            result = plan_request(build_request(args))
         else:
             with reader_store(root, create=True) as (store, persist):
                 if args.save and not persist:
                     raise PlanError([f"the library '{root}' is busy or read-only: --save cannot write now; try again"])
-                specs, options = build_request(args, store, root)
-                options.pop("root", None)
-                plan, saved = plans.plan_and_record(store, root, specs, save_as=args.save, history=persist, **options)
+                result = plan_request(build_request(args, library=True), store, root, save_as=args.save,
+                                      history=persist)
     except (LibraryError, PlanError) as exc:
         return _fail(args, exc)
+    for note in result.notes:
+        print(f"lora-atlas plan: note: {note}", file=sys.stderr)
     if args.json:
-        print_json(plan)
+        print_json(result.plan)
     else:
-        print(render(plan))
-        if saved is not None:
-            print(f"\nsaved as plan {args.save!r} (id {saved}); 'lora-atlas plans show {args.save}' shows it")
+        print(plan_text(result.plan))
+        if result.saved_id is not None:
+            print(f"\nsaved as plan {args.save!r} (id {result.saved_id}); 'lora-atlas plans show {args.save}' shows it")
     return 0
 
 
@@ -222,28 +181,3 @@ def _fail(args, exc) -> int:
         for problem in problems:
             print(f"lora-atlas plan: {problem}", file=sys.stderr)
     return 2
-
-
-def render(plan: dict) -> str:
-    lines = [f"plan: {len(plan['loras'])} LoRA(s), {plan['architecture']}, policy {plan['policy']}, "
-             f"headroom {plan['headroom']:g}"]
-    for lo in plan["loras"]:
-        lines += ["", f"{lo['path']}  (role: {lo['role'] or '-'})",
-                  f"  strength_model {lo['strength_model']:g}  strength_clip {lo['strength_clip']:g}  "
-                  f"(text-encoder scale {lo['text_encoder_scale']:g})",
-                  f"  block_vector  {lo['block_vector']}"]
-        if lo["a1111"]:
-            lines.append(f"  A1111         {lo['a1111']['prompt']}")
-        rows = [[b["block"], b["position"] if b["position"] != b["block"] else "", f"{b['ratio']:g}",
-                 f"{b['energy_before']:.4g}", f"{b['energy_after']:.4g}", b["reason"]]
-                for b in lo["blocks"] if b["energy_before"] or b["ratio"] != 1]
-        if rows:
-            lines.append("  " + table(rows, ["block", "position", "ratio", "before", "after", "reason"]).replace("\n", "\n  "))
-        lines += [f"  note: {n}" for n in lo["notes"]]
-    rows = [[r["name"], r["loras"], f"{r['energy_before']:.4g}", f"{r['budget']:.4g}", f"{r['energy_after']:.4g}",
-             r["status"]] for r in plan["stack"]["blocks"] + plan["stack"]["text_encoders"] if r["loras"] > 1]
-    if rows:
-        lines += ["", "stack (blocks shared by several LoRAs):",
-                  "  " + table(rows, ["block", "LoRAs", "before", "budget", "after", "status"]).replace("\n", "\n  ")]
-    lines += [f"warning: {w}" for w in plan["warnings"]]
-    return "\n".join(lines)

@@ -1,5 +1,5 @@
 """`plans`, `profiles` and `export-blocks`: saved plans, history, templates, block-override profiles
-and exports, kept in a library's store (library/plans.py, library/profiles.py).
+and exports, kept in a library's store (library/saved_plans.py, plan_templates.py, profiles.py, block_table.py).
 
 Each subcommand opens the store of the library (--root, else the nearest folder holding
 .lora-atlas/ above the current one), calls one library function and prints. Exit codes: 0 done,
@@ -13,14 +13,16 @@ import argparse
 import os
 import sys
 
-from ..library import plans
+from ..library import block_table, plan_exports, plan_templates, saved_plans
+from ..library import profiles as profile_docs
 from ..library.errors import InvalidDocument, LibraryError
+from ..library.fs_safety import atomic_write
 from ..library.profiles import parse_multipliers
 from ..library.operations import reader_store
 from ..library.roles import find_root
 from ..library.store import Store
+from ..library.plan_exports import plan_text as render
 from .output import print_json, table
-from .plan_cmd import render
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -30,9 +32,10 @@ PLANS_HELP = """Saved plans, the history of computed plans, and plan templates o
   show NAME|ID              a saved plan as it was computed (nothing recomputed); files that moved
                             are found by their stable id and shown at their new path, files that
                             vanished or changed are named (exit 1)
-  export NAME|ID            the plan as JSON (the whole document) or CSV (one row per LoRA per
+  export NAME|ID            the plan as JSON (the whole document), CSV (one row per LoRA per
                             vector position: lora, position, ratio, strength_model, strength_clip,
-                            block_vector); deterministic, no timestamps
+                            block_vector), text, inspire (one line per LoRA) or a1111 (prompt
+                            tags); deterministic, no timestamps; the same as the HTTP export
   history [--id N]          the last plans computed in this library (kept: the last 200)
   delete NAME|ID            forget a saved plan
   templates list|show|set|delete   reusable policy + headroom + role order + per-role profiles
@@ -79,7 +82,7 @@ def register(sub) -> None:
     _sub(acts, "list", _plans_list, "saved plans")
     _sub(acts, "show", _plans_show, "a saved plan", name="NAME|ID")
     x = _sub(acts, "export", _plans_export, "export a saved plan", name="NAME|ID")
-    x.add_argument("--format", default="json", choices=plans.FORMATS)
+    x.add_argument("--format", default="json", choices=plan_exports.FORMATS)
     x.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     h = _sub(acts, "history", _plans_history, "recently computed plans")
     h.add_argument("--limit", type=int, default=20, help="how many (default 20, at most 200)")
@@ -108,7 +111,7 @@ def register(sub) -> None:
     p = sub.add_parser("export-blocks", help="the library's per-LoRA block table as CSV or JSON",
                        description=EXPORT_BLOCKS_HELP, formatter_class=_RAW)
     p.add_argument("dir", metavar="DIR", help="the LoRA root folder")
-    p.add_argument("--format", default="csv", choices=plans.FORMATS)
+    p.add_argument("--format", default="csv", choices=block_table.FORMATS)
     p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     p.set_defaults(run=_export_blocks)
 
@@ -144,10 +147,7 @@ def _call(args, fn) -> int:
 def _emit(args, text: str) -> None:
     """`text` to --out (temporary file + rename) or stdout."""
     if getattr(args, "out", None):
-        tmp = f"{args.out}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, args.out)
+        atomic_write(args.out, text.encode())
     else:
         sys.stdout.buffer.write(text.encode())
         sys.stdout.flush()
@@ -166,13 +166,13 @@ def _listing(args, items, empty: str, headers, row) -> int:
 
 
 def _plans_list(args, store, root) -> int:
-    return _listing(args, plans.list_plans(store), "no saved plans ('lora-atlas plan ... --save NAME' keeps one)",
+    return _listing(args, saved_plans.list_plans(store), "no saved plans ('lora-atlas plan ... --save NAME' keeps one)",
                     ["id", "name", "policy", "architecture", "LoRAs", "created"],
                     lambda p: [p["id"], p["name"], p["policy"], p["architecture"], len(p["loras"]), p["created_at"]])
 
 
 def _load(args, store, root):
-    saved = plans.load_saved(store, args.name, root)
+    saved = saved_plans.load_saved(store, args.name, root)
     for problem in saved.problems:
         print(f"lora-atlas plans: {problem}", file=sys.stderr)
     bad = saved.missing or any("changed since" in p for p in saved.problems)
@@ -182,7 +182,7 @@ def _load(args, store, root):
 def _plans_show(args, store, root) -> int:
     saved, code = _load(args, store, root)
     if args.json:
-        _emit(args, saved.text if not saved.moved else plans.canonical_json(saved.plan).decode())
+        _emit(args, saved.text if not saved.moved else plan_exports.canonical_json(saved.plan).decode())
     else:
         print(f"saved plan {saved.name!r} (id {saved.id}, {saved.created_at})\n{render(saved.plan)}")
     return code
@@ -190,26 +190,26 @@ def _plans_show(args, store, root) -> int:
 
 def _plans_export(args, store, root) -> int:
     saved, code = _load(args, store, root)
-    _emit(args, plans.export_plan(saved.plan, args.format))
+    _emit(args, plan_exports.export_plan(saved.plan, args.format))
     return code
 
 
 def _plans_history(args, store, root) -> int:
     if args.id is not None:
-        entry = plans.history_entry(store, args.id)
+        entry = saved_plans.history_entry(store, args.id)
         if args.json:
             _emit(args, entry["text"])
         else:
             print(f"history entry {entry['id']} ({entry['created_at']})\n{render(entry['plan'])}")
         return 0
-    return _listing(args, plans.plan_history(store, args.limit), "no plans computed in this library yet",
+    return _listing(args, saved_plans.plan_history(store, args.limit), "no plans computed in this library yet",
                     ["id", "created", "policy", "architecture", "LoRAs", "saved as"],
                     lambda h: [h["id"], h["created_at"], h["policy"], h["architecture"],
                                ", ".join(map(os.path.basename, h["loras"])), "" if h["plan_id"] is None else h["plan_id"]])
 
 
 def _plans_delete(args, store, root) -> int:
-    plans.delete_plan(store, args.name)
+    saved_plans.delete_plan(store, args.name)
     print(f"deleted plan {args.name!r}")
     return 0
 
@@ -218,14 +218,14 @@ def _plans_delete(args, store, root) -> int:
 
 
 def _templates_list(args, store, root) -> int:
-    return _listing(args, plans.list_templates(store), "no templates ('lora-atlas plans templates set NAME ...' makes one)",
+    return _listing(args, plan_templates.list_templates(store), "no templates ('lora-atlas plans templates set NAME ...' makes one)",
                     ["name", "policy", "headroom", "role order", "profiles"],
                     lambda t: [t["name"], t["policy"], f"{t['headroom']:g}", ",".join(t["role_order"]),
                                ", ".join(f"{r}:{v if isinstance(v, str) else _mults(v)}" for r, v in t["profiles"].items())])
 
 
 def _templates_show(args, store, root) -> int:
-    print_json({"name": args.name, **plans.load_template(store, args.name)})
+    print_json({"name": args.name, **plan_templates.load_template(store, args.name)})
     return 0
 
 
@@ -241,13 +241,13 @@ def _templates_set(args, store, root) -> int:
             except LibraryError as exc:
                 problems += exc.problems
         else:
-            plans.load_profile(store, rest)           # NotFound names the known ones
+            profile_docs.load_profile(store, rest)           # NotFound names the known ones
             profiles[role] = rest
     if problems:
         raise InvalidDocument(problems)
     doc = {"policy": args.policy, "headroom": args.headroom, "profiles": profiles,
            "role_order": [r.strip() for r in args.roles.split(",") if r.strip()] if args.roles else None}
-    saved = plans.save_template(store, args.name, doc)
+    saved = plan_templates.save_template(store, args.name, doc)
     if args.json:
         print_json(saved)
     else:
@@ -257,7 +257,7 @@ def _templates_set(args, store, root) -> int:
 
 
 def _templates_delete(args, store, root) -> int:
-    plans.delete_template(store, args.name)
+    plan_templates.delete_template(store, args.name)
     print(f"deleted template {args.name!r}")
     return 0
 
@@ -270,24 +270,24 @@ def _mults(m: dict) -> str:
 
 
 def _profiles_list(args, store, root) -> int:
-    return _listing(args, plans.list_profiles(store), "no profiles ('lora-atlas profiles set NAME OUT=0.5' makes one)",
+    return _listing(args, profile_docs.list_profiles(store), "no profiles ('lora-atlas profiles set NAME OUT=0.5' makes one)",
                     ["name", "multipliers"], lambda p: [p["name"], _mults(p["multipliers"])])
 
 
 def _profiles_show(args, store, root) -> int:
-    mults = plans.load_profile(store, args.name)
+    mults = profile_docs.load_profile(store, args.name)
     print_json({"name": args.name, "multipliers": mults}) if args.json else print(f"{args.name}: {_mults(mults)}")
     return 0
 
 
 def _profiles_set(args, store, root) -> int:
-    saved = plans.save_profile(store, args.name, parse_multipliers(args.blocks))
+    saved = profile_docs.save_profile(store, args.name, parse_multipliers(args.blocks))
     print_json(saved) if args.json else print(f"profile {saved['name']!r}: {_mults(saved['multipliers'])}")
     return 0
 
 
 def _profiles_delete(args, store, root) -> int:
-    plans.delete_profile(store, args.name)
+    profile_docs.delete_profile(store, args.name)
     print(f"deleted profile {args.name!r}")
     return 0
 
@@ -304,9 +304,9 @@ def _export_blocks(args) -> int:
         if not os.path.isdir(args.dir):
             raise LibraryError(f"'{args.dir}' is not a folder")
         with reader_store(args.dir, create=True) as (store, _):
-            rows = plans.block_table(store, args.dir)
+            rows = block_table.block_table(store, args.dir)
     except LibraryError as exc:
         print(f"lora-atlas export-blocks: {exc}", file=sys.stderr)
         return 2
-    _emit(args, plans.export_block_table(rows, args.format))
+    _emit(args, block_table.export_block_table(rows, args.format))
     return 0

@@ -27,7 +27,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from aiohttp import web
 
-    from ..nodes.standalone import LOOPBACK, make_app
+    from ..server.app import LOOPBACK, make_app
     if args.host not in LOOPBACK:
         print(f"lora-atlas serve: --host must be a loopback address ({', '.join(LOOPBACK)}): the routes can "
               "move files and have no authentication", file=sys.stderr)

@@ -10,8 +10,12 @@
     │   └── DestinationExists        a move would have overwritten something
     ├── JournalError                 the move journal cannot be read or written
     ├── NothingToUndo                no organize left to roll back
-    ├── NotFound                     no saved plan, template or profile of that name (plans.py)
-    └── InvalidDocument              a plan, template or profile that cannot be kept; lists every problem
+    ├── NotFound                     no LoRA, saved plan, template or profile of that name or id
+    ├── InvalidPath                  a user-given path that cannot name a file (empty, NUL, too long)
+    ├── OutsideRoots                 a path that leaves the configured LoRA roots ('..', links)
+    ├── ConfigConflict               a LoRA's config.yaml is missing or unreadable: fix it first
+    └── InvalidDocument              a request, plan, template or profile that cannot be kept; lists every problem
+        └── NameTaken                a plan of that name exists already
 
 Bad LoRA files are not errors here: they are quarantined with the engine's `InspectError` reason.
 """
@@ -69,9 +73,25 @@ class NotFound(LibraryError):
     pass
 
 
+class InvalidPath(LibraryError):
+    pass
+
+
+class OutsideRoots(LibraryError):
+    pass
+
+
+class ConfigConflict(LibraryError):
+    pass
+
+
 class InvalidDocument(LibraryError):
     """`problems` lists every reason, one line each."""
 
     def __init__(self, problems):
         self.problems = list(problems)
         super().__init__("; ".join(self.problems))
+
+
+class NameTaken(InvalidDocument):
+    pass

@@ -44,7 +44,7 @@ def parse_allow(value) -> frozenset | None:
     names = {v.strip().lower() for v in (value.split(",") if isinstance(value, str) else value) if v.strip()}
     unknown = sorted(names - set(ARCHITECTURES))
     if unknown:
-        raise LibraryError(f"--allow: unknown architecture(s) {', '.join(unknown)}; known: "
+        raise LibraryError(f"allow: unknown architecture(s) {', '.join(unknown)}; known: "
                            f"{', '.join(a for a in ARCHITECTURES if a != 'unknown')}")
     return frozenset(names)
 

@@ -16,7 +16,6 @@ Modes: `organize` (all of it), `clean` (quarantine only), `repair` (configs and 
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from . import config_files as cf
 from . import fs_safety, index_files, journal
 from .errors import FilesystemError, NotALibraryRoot
+from .clock import utc_now
 from .roles import find_root, folder_is_own, role_from_relpath
 from .config_files import CONFIG_NAME
 from .scan import QUARANTINE_DIR, is_lora_name, load_rows
@@ -413,14 +413,6 @@ def index_plan(root: str, store, report) -> Plan:
     except index_files.JsonUnreadable as exc:
         plan.problems.append(f"{index_files.PREVIEW_CONFIG_NAME}: {exc}; left untouched, fix it and run again")
     return plan
-
-
-def utc_now() -> str:
-    """ISO-8601 UTC to the second; LORA_ATLAS_NOW pins it (tests, reproducible demos)."""
-    pinned = os.environ.get("LORA_ATLAS_NOW")
-    if pinned:
-        return pinned
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _sha(data: bytes) -> str:

@@ -16,22 +16,15 @@ the `profiles` table, sorted keys.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import time
 
 from ..engine.planner import PROFILE_GROUPS, STRENGTH_LIMIT, check_number
-from .errors import InvalidDocument, NotFound
+from .errors import InvalidDocument
+from .named_documents import NamedDocuments
 
 MAX_NAME = 100
 MAX_BLOCKS = 128
 _BLOCK = re.compile(r"^(%s)(\d+)?$" % "|".join(PROFILE_GROUPS))
-
-
-def now() -> str:
-    """UTC time for `created_at` / `updated_at` fields (LORA_ATLAS_NOW pins it in tests)."""
-    return os.environ.get("LORA_ATLAS_NOW") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def check_name(name, what: str) -> str:
@@ -86,35 +79,24 @@ def parse_multipliers(text: str, what: str = "profile") -> dict:
     return check_multipliers(mults, what)
 
 
+_PROFILES = NamedDocuments("profiles", "profile")
+
+
 def save_profile(store, name: str, multipliers: dict) -> dict:
     """Create or replace a profile; returns {"name", "multipliers"}."""
     name = check_name(name, "profile")
     mults = check_multipliers(multipliers, f"profile {name!r}")
-    with store.atomic():
-        store.execute("INSERT OR REPLACE INTO profiles (name, data, updated_at) VALUES (?, ?, ?)",
-                      (name, json.dumps(mults, sort_keys=True), now()))
+    _PROFILES.save(store, name, mults)
     return {"name": name, "multipliers": mults}
 
 
 def load_profile(store, name: str) -> dict:
-    row = store.execute("SELECT data FROM profiles WHERE name = ?", (name,)).fetchone()
-    if row is None:
-        raise NotFound(f"no profile named {name!r}{_known(store, 'profiles')}")
-    return json.loads(row["data"])
+    return _PROFILES.load(store, name)
 
 
 def list_profiles(store) -> list:
-    return [{"name": r["name"], "multipliers": json.loads(r["data"]), "updated_at": r["updated_at"]}
-            for r in store.execute("SELECT name, data, updated_at FROM profiles ORDER BY name")]
+    return [{"name": name, "multipliers": doc, "updated_at": at} for name, doc, at in _PROFILES.rows(store)]
 
 
 def delete_profile(store, name: str) -> None:
-    with store.atomic():
-        if store.execute("DELETE FROM profiles WHERE name = ?", (name,)).rowcount == 0:
-            raise NotFound(f"no profile named {name!r}{_known(store, 'profiles')}")
-
-
-def _known(store, table: str) -> str:
-    """'; known: a, b' (or a hint when there are none) for NotFound messages."""
-    names = [r[0] for r in store.execute(f"SELECT name FROM {table} WHERE name IS NOT NULL ORDER BY name LIMIT 20")]
-    return f"; known: {', '.join(names)}" if names else f" (there are none yet)"
+    _PROFILES.delete(store, name)

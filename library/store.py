@@ -128,11 +128,19 @@ def _m004_plan_inputs_templates_cache(conn):
     """)
 
 
+def _m005_full_precision_analyses(conn):
+    # The analysis cache kept figures rounded to 6 digits (what the block table prints); it now
+    # keeps analyze_file's own figures, which the routes serve, and readers round. A cache: the
+    # rows are recomputed on demand.
+    conn.execute("DELETE FROM analysis")
+
+
 MIGRATIONS = (
     (1, "initial", _m001_initial),
     (2, "profiles_and_plans", _m002_profiles_and_plans),
     (3, "variant_settings_folders", _m003_variant_settings_folders),
     (4, "plan_inputs_templates_cache", _m004_plan_inputs_templates_cache),
+    (5, "full_precision_analyses", _m005_full_precision_analyses),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

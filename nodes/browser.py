@@ -1,5 +1,5 @@
 """LoRA Library Browser: pick a LoRA from the index with filters; outputs its ComfyUI name,
-default weight, trigger words, info (JSON) and preview IMAGE. The index is the service's cached
+default weight, trigger words, info (JSON) and preview IMAGE. The index is the server state's cached
 listing, refreshed when the library changes; `IS_CHANGED` follows it and the file's mtime."""
 
 from __future__ import annotations
@@ -20,21 +20,21 @@ def _architectures() -> list:
     return ["any", *ARCHITECTURES]
 
 
-def select(service, *, search="", architecture="any", role="", adapter="any", sort="path", index=0,
+def select(state, *, search="", architecture="any", role="", adapter="any", sort="path", index=0,
            lora_name=PICK_FILTERS) -> dict:
     """The chosen listing item; ValueError with a message when nothing matches."""
     from ..library.queries import query
     if lora_name and lora_name != PICK_FILTERS:
-        item = service.by_lora_name(lora_name)
+        item = state.by_lora_name(lora_name)
         if item is None:
             raise ValueError(f"{lora_name!r} is not in the LoRA Atlas index yet (a scan runs in the background)")
         return item
-    total, page = query(service.index(), q=search or None, architecture=None if architecture == "any" else architecture,
+    total, page = query(state.index(), q=search or None, architecture=None if architecture == "any" else architecture,
                         role=role or None, adapter=None if adapter == "any" else adapter, ok="1", sort=sort,
                         offset=index, limit=1)
     if not page:
         raise ValueError(f"no LoRA matches these filters at index {index} ({total} match)"
-                         + ("; the library is being scanned, queue again in a moment" if service.scanning else ""))
+                         + ("; the library is being scanned, queue again in a moment" if state.scanning else ""))
     return page[0]
 
 
@@ -65,33 +65,28 @@ class LoraAtlasBrowser:
     @classmethod
     def IS_CHANGED(cls, **kw):
         try:
-            item = select(comfy_glue.get_service(), **kw)
-            st = os.stat(comfy_glue.get_service().full_path(item))
+            item = select(comfy_glue.get_state(), **kw)
+            st = os.stat(comfy_glue.get_state().full_path(item))
             return f"{item['path']}:{st.st_mtime_ns}:{st.st_size}:{item['has_preview']}"
         except (ValueError, OSError):
             return float("nan")
 
     def browse(self, search, architecture, role, adapter, sort, index, lora_name=PICK_FILTERS):
-        from ..library.config_files import ConfigUnreadable, read_config
+        from ..library.lora_details import read_user_config, user_fields
         from .images import load_image
-        service = comfy_glue.get_service()
-        item = select(service, search=search, architecture=architecture, role=role, adapter=adapter, sort=sort,
+        state = comfy_glue.get_state()
+        item = select(state, search=search, architecture=architecture, role=role, adapter=adapter, sort=sort,
                       index=index, lora_name=lora_name)
-        full = service.full_path(item)
-        config = {}
-        if item["has_config"]:
-            try:
-                config = read_config(os.path.join(os.path.dirname(full), "config.yaml")) or {}
-            except ConfigUnreadable:
-                config = {}
-        weight = config.get("default_weight", 1.0)
-        weight = float(weight) if isinstance(weight, (int, float)) and not isinstance(weight, bool) else 1.0
-        words = config.get("trigger_words") or item["trigger_words"]
+        root = state.roots()[item["root"]]
+        config = read_user_config(root, item)[0] or {}
+        fields = user_fields(config, item)
+        words = fields["trigger_words"]
         words = ", ".join(str(w) for w in words) if isinstance(words, list) else str(words)
-        preview = os.path.join(service.roots()[item["root"]], item["preview"]) if item["preview"] else None
+        preview = os.path.join(root, item["preview"]) if item["preview"] else None
         info = {k: v for k, v in item.items() if not k.startswith("_")}
-        info.update({"config_name": config.get("name"), "notes": config.get("notes"), "default_weight": weight})
-        return (item["lora_name"], weight, words, json.dumps(info, sort_keys=True), load_image(preview))
+        info.update({"config_name": config.get("name"), "notes": config.get("notes"),
+                     "default_weight": fields["default_weight"]})
+        return (item["lora_name"], fields["default_weight"], words, json.dumps(info, sort_keys=True), load_image(preview))
 
 
 NODE_CLASS_MAPPINGS = {"LoraAtlasBrowser": LoraAtlasBrowser}

@@ -1,7 +1,8 @@
 """Where the pack meets ComfyUI: the LoRA roots from `folder_paths` (extra_model_paths.yaml
-included), events through `PromptServer.instance.send_sync`, the LoRA list refresh, the shared
-service. ComfyUI modules are looked up lazily; outside ComfyUI (tests, `lora-atlas serve`) a
-service is installed with `set_service`.
+included), events through `PromptServer.instance.send_sync`, the LoRA list refresh, and server/'s
+routes attached to PromptServer's table. ComfyUI modules are looked up lazily; outside ComfyUI
+(tests, nodes run without a server) a context is installed with `set_context`, or built from
+LORA_ATLAS_ROOTS.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-_service = None
+_context = None
 
 
 def prompt_server():
@@ -31,31 +32,36 @@ def refresh_lora_list() -> None:
         folder_paths.filename_list_cache.pop("loras", None)
 
 
-def set_service(service) -> None:
-    global _service
-    _service = service
+def set_context(context) -> None:
+    global _context
+    _context = context
 
 
-def get_service():
-    """The one AtlasService of this process, built on first use (never at import)."""
-    global _service
-    if _service is None:
-        from .service import AtlasService
+def get_context():
+    """The one server Context of this process, built on first use (never at import)."""
+    global _context
+    if _context is None:
+        from ..server.context import Context
+        from ..server.state import LibraryState
         ps = prompt_server()
         if ps is not None:
-            _service = AtlasService(lora_roots, send=ps.send_sync, on_files_changed=refresh_lora_list)
-            _service.roots_source = "folder_paths (models/loras and extra_model_paths.yaml)"
+            state = LibraryState(lora_roots, send=ps.send_sync, on_files_changed=refresh_lora_list,
+                                 roots_source="folder_paths (models/loras and extra_model_paths.yaml)")
         else:
-            roots = [r for r in os.environ.get("LORA_ATLAS_ROOTS", "").split(os.pathsep) if r]
-            _service = AtlasService(roots)
-    return _service
+            state = LibraryState([r for r in os.environ.get("LORA_ATLAS_ROOTS", "").split(os.pathsep) if r])
+        _context = Context(state)
+    return _context
+
+
+def get_state():
+    return get_context().state
 
 
 def lora_names() -> list:
-    """ComfyUI's LoRA names (relative paths) or, outside ComfyUI, the service's listing."""
+    """ComfyUI's LoRA names (relative paths) or, outside ComfyUI, the listing's."""
     if "folder_paths" in sys.modules:
         return sys.modules["folder_paths"].get_filename_list("loras")
-    return [it["lora_name"] for it in get_service().items()]
+    return [it["lora_name"] for it in get_state().items()]
 
 
 def lora_path(name: str) -> str:
@@ -68,19 +74,19 @@ def lora_path(name: str) -> str:
         if path is None:
             raise ValueError(f"LoRA {name!r} not found in ComfyUI's loras folders")
         return path
-    from .errors import ApiError
-    from .service import confine
+    from ..library.errors import LibraryError
+    from ..library.roots import confine
     try:
-        return confine(get_service().roots(), name.replace(os.sep, "/"))[2]
-    except ApiError as exc:
+        return confine(get_state().roots(), name.replace(os.sep, "/"))[2]
+    except LibraryError as exc:
         raise ValueError(str(exc)) from None
 
 
 def register_routes() -> bool:
-    """Attach the routes to ComfyUI's server when running inside it."""
+    """Attach server/'s routes to ComfyUI's server when running inside it."""
     ps = prompt_server()
     if ps is None:
         return False
-    from .routes import add_routes
-    add_routes(ps.routes, get_service)
+    from ..server.routes import add_routes
+    add_routes(ps.routes, get_context)
     return True

@@ -1,7 +1,7 @@
 """Multi-LoRA Planner: a LORA_STACK and/or LoRA slots + a policy (+ optionally the MODEL, to check
 the stack fits the loaded checkpoint) → per LoRA a block_vector for Inspire's "LoRA Loader (Block
 Weight)" and its strengths, the plan as text, and a LORA_PLAN for Apply LoRA Plan. The plan is
-engine.plan_stack.plan_files: the same as `lora-atlas plan --json`."""
+library.planning.plan_request: the same as `lora-atlas plan --json`."""
 
 from __future__ import annotations
 
@@ -28,23 +28,26 @@ def model_family(model) -> str | None:
 
 
 def build_plan(specs: list, policy: str, headroom: float, model=None) -> dict:
-    """A LORA_PLAN: {"plan": plan_files(...), "loras": [{lora_name, path, strengths, block_vector, positions}]}."""
-    from ..engine.plan_stack import family, plan_files
+    """A LORA_PLAN: {"plan": the plan JSON, "loras": [{lora_name, path, strengths, block_vector, positions}]},
+    planned by library.planning like every other face (warm from the library's store, kept in its history)."""
+    from ..engine.plan_stack import family
     from ..engine.planner import PlanError
+    from ..library.errors import LibraryError
+    from ..library.plan_requests import LoraRequest, PlanRequest
     from ..library.roles import role_at
-    service = comfy_glue.get_service()
-    files, names, roles = [], {}, {}
+    request, names = PlanRequest(policy=policy, headroom=headroom), {}
     for name, sm, sc in specs:
         path = comfy_glue.lora_path(name)
         names[path] = name
-        roles[path] = role_at(name.replace(os.sep, "/"), os.path.dirname(path))
-        files.append((path, sm, sc))
-    if not files:
+        request.loras.append(LoraRequest(path, sm, sc, role_at(name.replace(os.sep, "/"), os.path.dirname(path))))
+    if not request.loras:
         raise ValueError("the plan is empty: connect a LORA_STACK or choose a LoRA in a slot")
     try:
-        plan = plan_files(files, policy=policy, headroom=headroom, roles=roles, cache=service.plan_cache)
+        plan = comfy_glue.get_state().plan(request).plan
     except PlanError as exc:
         raise ValueError("cannot plan this stack: " + "; ".join(exc.problems)) from None
+    except LibraryError as exc:
+        raise ValueError(f"cannot plan this stack: {exc}") from None
     if model is not None:
         loaded = model_family(model)
         if loaded is not None and loaded != family(plan["architecture"]):
@@ -121,7 +124,7 @@ class LoraAtlasPlanner:
         return "|".join(parts)
 
     def plan(self, policy, headroom, lora_stack=None, model=None, **slots):
-        from .planning import plan_text
+        from ..library.plan_exports import plan_text
         specs = stack_entries(lora_stack)
         for i in range(1, SLOTS + 1):
             name = slots.get(f"lora_{i}")

@@ -9,7 +9,7 @@ import os
 
 import yaml
 
-from lora_atlas.library import operations, plans
+from lora_atlas.library import operations, planning
 from lora_atlas.library.queries import index_items
 from lora_atlas.library.roles import folder_is_own, role_at, role_from_relpath, role_of_file, role_on_disk
 from lora_atlas.library.scan import load_rows
@@ -47,7 +47,7 @@ def test_the_planner_reads_the_same_role(library):
     root, _ = library
     operations.organize(root)
     with Store.open(root) as store:
-        plan, _ = plans.plan_and_record(store, root, [(os.path.join(root, "loose-wan/loose_wan.safetensors"), 0.8, None)],
+        plan, _ = planning.plan_and_record(store, root, [(os.path.join(root, "loose-wan/loose_wan.safetensors"), 0.8, None)],
                                         history=False)
     assert [lo["role"] for lo in plan["loras"]] == [None]
 

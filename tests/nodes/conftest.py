@@ -1,5 +1,5 @@
-"""Fixtures for the ComfyUI face: a small real library, an AtlasService on it, and the routes
-mounted on a bare aiohttp application served on loopback (pytest-aiohttp's `aiohttp_client`)."""
+"""Fixtures for the graph nodes: a small real library and a server context on it, installed as
+the nodes' context (what ComfyUI builds on first use)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import os
 import sys
 
 import pytest
-from aiohttp import web
 
 from lora_atlas.nodes import comfy_glue
-from lora_atlas.nodes.routes import add_routes
-from lora_atlas.nodes.service import AtlasService
+from lora_atlas.server.context import Context
+from lora_atlas.server.state import LibraryState
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "helpers"))
 from library_fixture import build_library  # noqa: E402
@@ -29,18 +28,11 @@ def events():
 
 @pytest.fixture
 def service(library, events):
-    svc = AtlasService([library], send=lambda event, data: events.append((event, data)), auto_scan=False)
-    svc.refresh()
-    comfy_glue.set_service(svc)
-    yield svc
-    comfy_glue.set_service(None)
-    svc.close()
-
-
-@pytest.fixture
-async def client(aiohttp_client, service):
-    app = web.Application()
-    routes = web.RouteTableDef()
-    add_routes(routes, service)
-    app.add_routes(routes)
-    return await aiohttp_client(app)
+    """The LibraryState the nodes use (comfy_glue's context)."""
+    state = LibraryState([library], send=lambda event, data: events.append((event, data)), auto_scan=False)
+    state.refresh()
+    context = Context(state)
+    comfy_glue.set_context(context)
+    yield state
+    comfy_glue.set_context(None)
+    context.close()

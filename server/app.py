@@ -1,6 +1,6 @@
-"""The routes without ComfyUI: an aiohttp application for `lora-atlas serve` (and benchmarks),
-with a `/ws` websocket that relays the service's events in ComfyUI's message shape
-(`{"type": event, "data": ...}`) and the panel's files from `web/` when present."""
+"""`lora-atlas serve`: the routes without ComfyUI, as a plain aiohttp application bound to
+loopback, with a `/ws` websocket that relays the server's events in ComfyUI's message shape
+(`{"type": event, "data": ...}`, server/events.py) and the panel's files from `web/` when present."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ import weakref
 
 from aiohttp import web
 
+from .context import Context
 from .routes import add_routes
-from .service import AtlasService
+from .state import LibraryState
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 WEB_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
 
 
-def make_app(roots, *, service: AtlasService | None = None, auto_scan: bool = True) -> web.Application:
+def make_app(roots, *, state: LibraryState | None = None, auto_scan: bool = True) -> web.Application:
     app = web.Application(client_max_size=2 << 20)
     sockets: weakref.WeakSet = weakref.WeakSet()
     loop_box = {}
@@ -31,12 +32,12 @@ def make_app(roots, *, service: AtlasService | None = None, auto_scan: bool = Tr
         for ws in list(sockets):
             loop.call_soon_threadsafe(lambda ws=ws: asyncio.ensure_future(ws.send_str(message)))
 
-    svc = service or AtlasService(roots, send=send, auto_scan=auto_scan)
-    if service is not None:
-        service.send = send
-    app["service"] = svc
+    if state is None:
+        state = LibraryState(roots, auto_scan=auto_scan)
+    state.send = send
+    ctx = app["lora_atlas"] = Context(state)
     routes = web.RouteTableDef()
-    add_routes(routes, svc)
+    add_routes(routes, ctx)
 
     @routes.get("/ws")
     async def events(request):
@@ -55,7 +56,7 @@ def make_app(roots, *, service: AtlasService | None = None, auto_scan: bool = Tr
         loop_box["loop"] = asyncio.get_running_loop()
 
     async def stopped(app):
-        svc.close()
+        ctx.close()
 
     app.on_startup.append(started)
     app.on_cleanup.append(stopped)

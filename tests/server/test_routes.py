@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from lora_atlas.nodes.service import EVENT_JOB
+from lora_atlas.server.events import EVENT_JOB
 
 pytestmark = pytest.mark.asyncio
 

@@ -1,0 +1,165 @@
+"""Background library jobs: a runner beside the server state, and the registry of actions.
+
+    runner = JobRunner(state)
+    runner.start("organize", root_index=0, body={"allow": "sd1,sdxl"})     # 202 view; progress as events
+
+An action is one entry of ACTIONS: its library function, whether it writes the library (two
+writing jobs, or a writer and a reader, never run on one root at once), and the options it takes
+with their checks. Adding an action (previews) is one entry here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..library import operations
+from ..library.errors import InvalidDocument, LibraryBusy, LibraryError, NotFound
+from .events import EVENT_JOB
+
+MAX_JOBS_KEPT = 200
+
+
+@dataclass(frozen=True)
+class JobAction:
+    run: object                        # (root, options, progress) -> report dict
+    writes: object = False             # bool, or (options) -> bool
+    options: dict = field(default_factory=dict)   # name -> check(name, value) -> problem or None
+
+    def writes_with(self, options: dict) -> bool:
+        return self.writes(options) if callable(self.writes) else bool(self.writes)
+
+
+def _flag(name, value):
+    return None if isinstance(value, bool) else f"{name}: expected true or false"
+
+
+def _allow(name, value):
+    if not isinstance(value, (str, list)) or (isinstance(value, list) and not all(isinstance(a, str) for a in value)):
+        return f"{name}: expected \"sd1,sdxl\" or a list of architecture names"
+    try:
+        operations.parse_allow(value)
+    except LibraryError as exc:
+        return str(exc)
+    return None
+
+
+ACTIONS = {
+    "scan": JobAction(lambda root, o, progress: operations.scan_library(root, progress=progress).to_dict()),
+    "check": JobAction(lambda root, o, progress: operations.check(root, allow=o.get("allow"),
+                                                                    previews=o.get("previews", True)).to_dict(),
+                       options={"allow": _allow, "previews": _flag}),
+    "organize": JobAction(lambda root, o, progress: operations.organize(
+        root, mode="organize", allow=o.get("allow"), previews=o.get("previews", True), progress=progress).to_dict(),
+        writes=True, options={"allow": _allow, "previews": _flag}),
+    "clean": JobAction(lambda root, o, progress: operations.organize(
+        root, mode="clean", allow=o.get("allow"), previews=o.get("previews", True), progress=progress).to_dict(),
+        writes=True, options={"allow": _allow, "previews": _flag}),
+    "reconcile": JobAction(lambda root, o, progress: operations.reconcile_library(
+        root, repair=bool(o.get("repair")), progress=progress).to_dict(),
+        writes=lambda o: bool(o.get("repair")), options={"repair": _flag}),
+    "undo": JobAction(lambda root, o, progress: operations.undo(root).to_dict(), writes=True),
+}
+
+
+def job_options(action: str, body) -> dict:
+    """The options of a job request `{"root", ...}` for `action`; every problem at once."""
+    if action not in ACTIONS:
+        raise NotFound(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+    if not isinstance(body, dict):
+        raise InvalidDocument(["expected a JSON object {\"root\": 0, ...}"])
+    root = body.get("root", 0)
+    if isinstance(root, bool) or not isinstance(root, int):
+        raise InvalidDocument(["root: expected the index of a LoRA root (see /lora-atlas/settings)"])
+    checks = ACTIONS[action].options
+    options = {name: value for name, value in body.items() if name in checks}
+    problems = [why for name, value in options.items() for why in [checks[name](name, value)] if why]
+    unknown = sorted(set(body) - set(checks) - {"root"})
+    if unknown:
+        problems.append(f"unknown field(s) {', '.join(unknown)} (options of {action}: {', '.join(checks) or 'none'})")
+    if problems:
+        raise InvalidDocument(problems)
+    return options
+
+
+class JobRunner:
+    """Runs ACTIONS in the state's background pool; the view of each job is public (no `_` keys)."""
+
+    def __init__(self, state):
+        self.state = state
+        self._lock = threading.RLock()
+        self._jobs: dict = {}
+        self._ids = itertools.count(1)
+
+    def jobs(self) -> list:
+        return [_view(j) for j in self._jobs.values()]
+
+    def job(self, job_id: int) -> dict:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"no job with id {job_id}")
+        return _view(job)
+
+    def start(self, action: str, root_index, body) -> dict:
+        options = job_options(action, body)
+        root = self.state.root(root_index)
+        writes = ACTIONS[action].writes_with(options)
+        with self._lock:
+            for other in self._jobs.values():
+                if other["root"] == root and other["state"] in ("queued", "running") and (writes or other["_writes"]):
+                    raise LibraryBusy(f"job {other['id']} ({other['action']}) is still running on this root; "
+                                      "wait for it to finish")
+            job = {"id": next(self._ids), "action": action, "root": root, "options": options, "state": "queued",
+                   "progress": None, "result": None, "error": None, "_writes": writes}
+            self._jobs[job["id"]] = job
+            if len(self._jobs) > MAX_JOBS_KEPT:
+                for old in [j for j in self._jobs.values() if j["state"] in ("done", "failed")][:50]:
+                    self._jobs.pop(old["id"], None)
+        self.state.background.submit(self._run, job)
+        return _view(job)
+
+    def _run(self, job: dict) -> None:
+        send, last = self.state.send, [0.0]
+
+        def progress(phase, done, total, path):
+            now = time.monotonic()
+            if now - last[0] < 0.2 and total and done < total:
+                return
+            last[0] = now
+            job["progress"] = {"phase": phase, "done": done, "total": total, "path": path}
+            send(EVENT_JOB, _view(job))
+
+        job["state"] = "running"
+        send(EVENT_JOB, _view(job))
+        try:
+            job["result"] = ACTIONS[job["action"]].run(job["root"], job["options"], progress)
+            job["state"] = "done"
+        except LibraryBusy as exc:
+            job["error"], job["state"] = f"busy: {exc}", "failed"
+        except LibraryError as exc:
+            job["error"], job["state"] = str(exc), "failed"
+        except Exception as exc:  # noqa: BLE001 - reported to the user, never raised into the worker
+            job["error"], job["state"] = f"internal error ({type(exc).__name__}: {exc})", "failed"
+        finally:
+            self.state.bump(job["root"])
+            if job["_writes"] or job["action"] == "scan":
+                try:
+                    self.state.on_files_changed()
+                except Exception:  # noqa: BLE001 - a refresh hook must not fail the job
+                    pass
+            send(EVENT_JOB, _view(job))
+
+    def wait(self, job_id: int, timeout: float = 60.0) -> dict:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            job = self.job(job_id)
+            if job["state"] in ("done", "failed"):
+                return job
+            time.sleep(0.02)
+        return self.job(job_id)
+
+
+def _view(job: dict) -> dict:
+    return {k: v for k, v in job.items() if not k.startswith("_")}

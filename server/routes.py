@@ -1,0 +1,58 @@
+"""The route table: every HTTP route of LoRA Atlas, in one flat list. The panel's API module
+(web/) mirrors it, a test checks that every route here answers and that every route the README
+documents is here. A new route is one line here and a handler in the topic's module.
+
+Routes live under /lora-atlas/ (ComfyUI also serves them at /api/lora-atlas/). `add_routes`
+attaches them to any aiohttp `RouteTableDef`: ComfyUI's `PromptServer.instance.routes`,
+`lora-atlas serve`'s app (server/app.py) or a test's bare application.
+"""
+
+from __future__ import annotations
+
+from . import job_routes, lora_routes, plan_routes
+from .http import PREFIX, guard
+
+# (method, path under PREFIX, handler(request, ctx))
+ROUTES = (
+    ("GET", "/loras", lora_routes.list_loras),
+    ("GET", "/loras/{id}", lora_routes.get_lora),
+    ("PATCH", "/loras/{id}/config", lora_routes.edit_lora_config),
+    ("POST", "/loras/{id}/config", lora_routes.edit_lora_config),
+    ("GET", "/preview/{id}", lora_routes.preview_by_id),
+    ("GET", "/preview", lora_routes.preview_by_path),
+    ("POST", "/plan", plan_routes.plan),
+    ("GET", "/plans", plan_routes.list_plans),
+    ("POST", "/plans", plan_routes.save_plan),
+    ("GET", "/plans/{pid}", plan_routes.get_plan),
+    ("DELETE", "/plans/{pid}", plan_routes.delete_plan),
+    ("GET", "/plans/{pid}/export", plan_routes.export_saved_plan),
+    ("GET", "/plan-history", plan_routes.plan_history),
+    ("GET", "/plan-history/{hid}", plan_routes.get_history_entry),
+    ("GET", "/templates", plan_routes.list_templates),
+    ("GET", "/templates/{name}", plan_routes.get_template),
+    ("PUT", "/templates/{name}", plan_routes.put_template),
+    ("DELETE", "/templates/{name}", plan_routes.delete_template),
+    ("GET", "/profiles", plan_routes.list_profiles),
+    ("PUT", "/profiles/{name}", plan_routes.put_profile),
+    ("DELETE", "/profiles/{name}", plan_routes.delete_profile),
+    ("POST", "/jobs/{action}", job_routes.start_job),
+    ("GET", "/jobs", job_routes.list_jobs),
+    ("GET", "/jobs/{jid}", job_routes.get_job),
+    ("GET", "/settings", job_routes.get_settings),
+    ("PUT", "/settings", job_routes.put_settings),
+)
+
+
+def add_routes(routes, context) -> None:
+    """Attach ROUTES to `routes`. `context` is a Context or a zero-argument callable returning one
+    (ComfyUI builds it on first use, so importing the pack touches no library)."""
+    get_context = context if callable(context) else (lambda: context)
+    for method, path, handler in ROUTES:
+        routes.route(method, PREFIX + path)(_bind(handler, get_context))
+
+
+def _bind(handler, get_context):
+    async def bound(request):
+        return await handler(request, get_context())
+    bound.__name__ = handler.__name__
+    return guard(bound)
