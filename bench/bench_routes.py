@@ -2,7 +2,7 @@
 
 The library (sparse files with real headers, bench_inspect.build) is scanned once into its store.
 A server process runs the /lora-atlas/ routes exactly as `lora-atlas serve` does (same
-application, nodes.standalone.make_app) plus a static-file route serving a file of the size of a
+application, server.app.make_app) plus a static-file route serving a file of the size of a
 listing page: the baseline, measured in the same run. The client (this process, aiohttp) keeps 20
 requests in flight and reports p50 / p99 / throughput for:
 
@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 def serve(root: str, static_dir: str, port: int) -> None:
     from aiohttp import web
 
-    from lora_atlas.nodes.standalone import make_app
+    from lora_atlas.server.app import make_app
     app = make_app([root], auto_scan=False)
     app.router.add_static("/bench-static", static_dir)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
@@ -79,13 +79,13 @@ def main() -> int:
 
     from bench_inspect import build
 
-    from lora_atlas.nodes.service import AtlasService
+    from lora_atlas.server.state import LibraryState
     tmp = tempfile.mkdtemp(prefix="lora-atlas-bench-routes-")
     try:
         build(tmp, args.files)
         root = os.path.join(tmp, "lib")
         t = time.perf_counter()
-        svc = AtlasService([root], auto_scan=False)
+        svc = LibraryState([root], auto_scan=False)
         svc.refresh()
         n_items = len(svc.items())
         svc.close()

@@ -6,8 +6,8 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from ..engine.inspect import iter_lora_files
 from ..library.plan_exports import canonical_json
+from ..library.scan import lora_files_under
 from ..library.text_table import table  # noqa: F401  (re-exported for the commands)
 
 
@@ -70,7 +70,19 @@ def default_jobs() -> int:
 
 
 def lora_paths(arguments) -> list:
-    """PATH arguments expanded (engine.inspect.iter_lora_files), with the ones that do not exist
+    """PATH arguments expanded: a folder means its LoRA files, recursively, sorted, with a scan's
+    skip rules (library/scan.py; what is skipped is said on stderr); paths that do not exist are
     kept, last and in argument order, so they are reported as unreadable rather than dropped."""
     missing = [p for p in arguments if not os.path.exists(p)]
-    return list(iter_lora_files(p for p in arguments if p not in missing)) + missing
+    out = []
+    for path in arguments:
+        if path in missing:
+            continue
+        if not os.path.isdir(path):
+            out.append(path)
+            continue
+        files, skipped = lora_files_under(path)
+        out += files
+        for problem in skipped:
+            print(f"lora-atlas: {path}: {problem}", file=sys.stderr)
+    return out + missing

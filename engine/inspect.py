@@ -256,19 +256,3 @@ def _looks_pickled(path: str) -> bool:
     except OSError:
         return False
     return head == b"PK" or (len(head) == 2 and head[0] == 0x80 and head[1] in (2, 3, 4, 5))
-
-
-def iter_lora_files(paths):
-    """Expand PATH arguments: a folder means its LoRA files, recursively, sorted by path; hidden
-    folders (the store) are skipped. Files given by name are kept whatever their extension."""
-    for path in paths:
-        if os.path.isdir(path):
-            found = []
-            for root, dirs, files in os.walk(path, followlinks=False):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in files:
-                    if name.lower().endswith(LORA_EXTENSIONS) and not name.startswith("."):
-                        found.append(os.path.join(root, name))
-            yield from sorted(found)
-        else:
-            yield path

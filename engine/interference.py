@@ -20,7 +20,7 @@ from .adapter_maths import LowRank, Mat, change_inner, gram, single_threaded_bla
 from .analysis import ANALYSIS_VERSION, BAD_FILE_ERRORS, OpenedLora, failure, module_figures
 from .architecture import FAMILY
 from .errors import AnalysisError, InspectError, ShapeMismatch
-from .taxonomy import GROUP_ORDER, block_order
+from .taxonomy import block_order
 
 
 

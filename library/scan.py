@@ -117,6 +117,14 @@ def walk(root: str, report: ScanReport, progress=None) -> dict:
     return found
 
 
+def lora_files_under(folder: str) -> tuple[list, list]:
+    """(paths of the LoRA files under `folder`, sorted; what was skipped and why): the same walk
+    and skip rules as a scan, for commands that take a folder as a list of files."""
+    report = ScanReport(root=folder)
+    found = walk(folder, report)
+    return [os.path.join(folder, rel) for rel in sorted(found)], report.problems
+
+
 def scan(store, root: str, *, progress=None) -> ScanReport:
     """Bring the store up to date with the files under `root` (see the module docstring)."""
     root = os.path.abspath(root)
