@@ -70,6 +70,15 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def make_folder(path: str) -> None:
+    """Create one folder; an existing folder is fine, a file in its place is a FilesystemError."""
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise FilesystemError("a file with that name is in the way", "create folder", path) from None
+
+
 def makedirs(path: str) -> list:
     """Create `path` and missing parents; return the folders created, outermost first."""
     created = []
@@ -82,10 +91,9 @@ def makedirs(path: str) -> list:
         p = parent
     for folder in reversed(created):
         try:
-            os.mkdir(folder)
-        except FileExistsError:
-            if not os.path.isdir(folder):
-                raise FilesystemError("a file with that name is in the way", "create folder", folder) from None
+            make_folder(folder)
+        except FilesystemError:
+            raise
         except OSError as exc:
             raise FilesystemError(_reason(exc), "create folder", folder) from None
     return list(reversed(created))

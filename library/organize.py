@@ -21,8 +21,8 @@ import os
 from dataclasses import dataclass, field
 
 from . import config_files as cf
-from . import fs_safety, index_files, journal
-from .errors import FilesystemError, NotALibraryRoot
+from . import fs_safety, index_files
+from .errors import NotALibraryRoot
 from .clock import utc_now
 from .roles import find_root, folder_is_own, role_from_relpath
 from .config_files import CONFIG_NAME
@@ -295,66 +295,6 @@ def _sidecars(root: str, folder: str, stem: str, listings: dict) -> list:
     prefix = stem + "."
     return [n for n in names if n.startswith(prefix) and not is_lora_name(n)
             and n[len(prefix):].lower() in SIDECAR_SUFFIXES]
-
-
-# --- applying ---------------------------------------------------------------------------------
-
-def apply(plan: Plan, run=None, progress=None):
-    """Publish the plan in the journal, then perform it step by step. A step that fails is
-    reported and the rest of its item is skipped; other items go on. Returns the run (None when
-    there was nothing to do)."""
-    if not plan.ops:
-        return run
-    if run is None:
-        run = journal.begin(plan.root, plan.mode, plan.ops)
-        offset = 0
-    else:
-        offset = len(run.ops)
-        run.extend(plan.ops)
-    failed_items = set()
-    touched = set()
-    for i, op in enumerate(plan.ops):
-        if progress:
-            progress("apply", i, len(plan.ops), op.get("path") or op.get("src"))
-        if op["item"] in failed_items:
-            continue
-        try:
-            _perform(run, op, plan.contents.get(i), offset + i)
-            touched.add(os.path.dirname(run.abs(op.get("dst") or op.get("path"))))
-        except (FilesystemError, OSError) as exc:
-            failed_items.add(op["item"])
-            plan.problems.append(str(exc) if isinstance(exc, FilesystemError) else
-                                 f"{op.get('path') or op.get('src')}: {exc.strerror or exc}")
-            for it in plan.items:
-                if it.key == op["item"]:
-                    it.failed = it.failed or str(exc)
-    for folder in sorted(touched):
-        fs_safety.fsync_dir(folder)
-    if progress:
-        progress("apply", len(plan.ops), len(plan.ops), None)
-    return run
-
-
-def _perform(run, op: dict, content: bytes | None, seq: int) -> None:
-    kind = op["op"]
-    if kind == "mkdir":
-        path = run.abs(op["path"])
-        try:
-            os.mkdir(path)
-        except FileExistsError:
-            if not os.path.isdir(path):
-                raise FilesystemError("a file with that name is in the way", "create folder", path) from None
-    elif kind == "move":
-        fs_safety.safe_move(run.abs(op["src"]), run.abs(op["dst"]))
-    elif kind == "write":
-        path = run.abs(op["path"])
-        if op["before"] is not None:
-            if fs_safety.sha256_of(path) != op["before"]:
-                raise FilesystemError("it changed since the plan was made; run again", "write", path)
-            run.backup(seq, op["path"])
-        elif os.path.lexists(path):
-            raise FilesystemError("it appeared since the plan was made; run again", "write", path)
-        fs_safety.atomic_write(path, content)
 
 
 # --- index and store bookkeeping --------------------------------------------------------------

@@ -127,114 +127,142 @@ def lora_files_under(folder: str) -> tuple[list, list]:
 
 def scan(store, root: str, *, progress=None) -> ScanReport:
     """Bring the store up to date with the files under `root` (see the module docstring)."""
-    root = os.path.abspath(root)
-    report = ScanReport(root=root)
-    disk = walk(root, report, progress)
-    report.files = len(disk)
-    known = {r["path"]: r for r in store.execute(
-        "SELECT path, lora_id, size, mtime_ns, inode, device, fingerprint, sha256 FROM files")}
+    return _Scan(store, os.path.abspath(root), progress).run()
 
-    upserts = {}           # path -> row dict to write
-    todo = []              # paths to read
-    for path, f in disk.items():
-        row = known.get(path)
-        if row and (row["size"], row["mtime_ns"], row["inode"]) == (f.size, f.mtime_ns, f.inode):
-            report.unchanged += 1
-        else:
-            todo.append(path)
-    vanished = {p: known[p] for p in known if p not in disk}
 
-    # Moves that kept their inode, size and mtime: no read at all.
-    by_stat = {(r["inode"], r["size"], r["mtime_ns"]): r for r in vanished.values()}
-    still = []
-    for path in todo:
-        f = disk[path]
-        old = by_stat.pop((f.inode, f.size, f.mtime_ns), None) if path not in known else None
-        if old is not None and old["path"] in vanished:
-            del vanished[old["path"]]
-            report.moved.append((old["path"], path))
-            upserts[path] = _row(f, old["lora_id"], old["fingerprint"], old["sha256"])
-        else:
-            still.append(path)
+class _Scan:
+    """One scan's working state, in the order of its steps: walk and diff against the store; moves
+    that kept their inode, size and mtime (no read); read the rest (fingerprint, identity,
+    classification); classify what an older classifier saw; write it all in one transaction."""
 
-    # Read the rest: fingerprint, identity, classification.
-    reading = set(still)
-    present_by_fp = defaultdict(list)
-    for r in known.values():
-        if r["path"] in disk and r["path"] not in reading:
-            present_by_fp[r["fingerprint"]].append(dict(r))
-    for p, r in upserts.items():
-        present_by_fp[r["fingerprint"]].append(r | {"path": p})
-    vanished_by_fp = defaultdict(list)
-    for r in vanished.values():
-        vanished_by_fp[r["fingerprint"]].append(r)
-    classified = {r[0] for r in store.execute(
-        "SELECT lora_id FROM classification WHERE engine_version = ?", (CLASSIFIER_VERSION,))}
-    classifications = []
-    sha_updates = {}
-    for i, path in enumerate(still):
-        f = disk[path]
-        full = os.path.join(root, path)
-        if progress:
-            progress("read", i, len(still), path)
+    def __init__(self, store, root: str, progress):
+        self.store, self.root, self.progress = store, root, progress
+        self.report = ScanReport(root=root)
+        self.upserts: dict = {}        # path -> row dict to write
+        self.classifications: list = []
+        self.sha_updates: dict = {}
+
+    def run(self) -> ScanReport:
+        report = self.report
+        self.disk = walk(self.root, report, self.progress)
+        report.files = len(self.disk)
+        self.known = {r["path"]: r for r in self.store.execute(
+            "SELECT path, lora_id, size, mtime_ns, inode, device, fingerprint, sha256 FROM files")}
+        self.classified = {r[0] for r in self.store.execute(
+            "SELECT lora_id FROM classification WHERE engine_version = ?", (CLASSIFIER_VERSION,))}
+        todo = self._changed_paths()
+        self.vanished = {p: self.known[p] for p in self.known if p not in self.disk}
+        self._read(self._moved_by_stat(todo))
+        self._classify_stale()
+        report.vanished = sorted(self.vanished)
+        self._write()
+        report.moved.sort()
+        return report
+
+    def _changed_paths(self) -> list:
+        todo = []
+        for path, f in self.disk.items():
+            row = self.known.get(path)
+            if row and (row["size"], row["mtime_ns"], row["inode"]) == (f.size, f.mtime_ns, f.inode):
+                self.report.unchanged += 1
+            else:
+                todo.append(path)
+        return todo
+
+    def _moved_by_stat(self, todo) -> list:
+        """Take the moves that kept inode, size and mtime; return the paths still to read."""
+        by_stat = {(r["inode"], r["size"], r["mtime_ns"]): r for r in self.vanished.values()}
+        still = []
+        for path in todo:
+            f = self.disk[path]
+            old = by_stat.pop((f.inode, f.size, f.mtime_ns), None) if path not in self.known else None
+            if old is not None and old["path"] in self.vanished:
+                del self.vanished[old["path"]]
+                self.report.moved.append((old["path"], path))
+                self.upserts[path] = _row(f, old["lora_id"], old["fingerprint"], old["sha256"])
+            else:
+                still.append(path)
+        return still
+
+    def _read(self, still) -> None:
+        reading = set(still)
+        self.present_by_fp = defaultdict(list)
+        for r in self.known.values():
+            if r["path"] in self.disk and r["path"] not in reading:
+                self.present_by_fp[r["fingerprint"]].append(dict(r))
+        for p, r in self.upserts.items():
+            self.present_by_fp[r["fingerprint"]].append(r | {"path": p})
+        self.vanished_by_fp = defaultdict(list)
+        for r in self.vanished.values():
+            self.vanished_by_fp[r["fingerprint"]].append(r)
+        for i, path in enumerate(still):
+            if self.progress:
+                self.progress("read", i, len(still), path)
+            self._read_one(path)
+        if self.progress and still:
+            self.progress("read", len(still), len(still), None)
+
+    def _read_one(self, path: str) -> None:
+        report, f, full = self.report, self.disk[path], os.path.join(self.root, path)
         try:
             fp, small_sha = identity.fingerprint(full)
         except FileNotFoundError:
             report.problems.append(f"{path}: vanished during the scan, skipped")
-            continue
+            return
         except OSError as exc:
             fp = small_sha = None
             report.problems.append(f"{path}: cannot read ({exc.strerror or exc})")
         report.read += 1
-        old = known.get(path)
+        old = self.known.get(path)
         if fp is None:
             lora_id, fp, sha = "unreadable-" + identity.id_from_sha256(path), "", None
         elif old is not None and old["fingerprint"] == fp:
             lora_id, sha = old["lora_id"], None           # touched, or changed where we do not sample
             report.changed.append(path)
-        elif vanished_by_fp.get(fp):
-            gone = vanished_by_fp[fp].pop(0)
-            del vanished[gone["path"]]
+        elif self.vanished_by_fp.get(fp):
+            gone = self.vanished_by_fp[fp].pop(0)
+            del self.vanished[gone["path"]]
             lora_id, sha = gone["lora_id"], gone["sha256"] if gone["size"] == f.size else None
             report.moved.append((gone["path"], path))
         else:
-            lora_id, sha = _assign_id(root, fp, full, present_by_fp[fp], sha_updates)
+            lora_id, sha = _assign_id(self.root, fp, full, self.present_by_fp[fp], self.sha_updates)
             (report.changed if old is not None else report.new).append(path)
         row = _row(f, lora_id, fp, sha or small_sha)
-        upserts[path] = row
+        self.upserts[path] = row
         if fp:
-            present_by_fp[fp].append(row | {"path": path})
-        if lora_id not in classified:
-            classifications.append(_classification(lora_id, inspect_file(full)))
-            classified.add(lora_id)
-    if progress and still:
-        progress("read", len(still), len(still), None)
-    # Files not read this time whose classification is missing or of an older classifier.
-    for p in sorted(disk):
-        lid = upserts[p]["lora_id"] if p in upserts else known[p]["lora_id"] if p in known else None
-        if lid and lid not in classified:
-            classifications.append(_classification(lid, inspect_file(os.path.join(root, p))))
-            classified.add(lid)
-    report.vanished = sorted(vanished)
+            self.present_by_fp[fp].append(row | {"path": path})
+        self._classify(lora_id, full)
 
-    for p, sha in sha_updates.items():
-        if p in upserts:
-            upserts[p]["sha256"] = sha
-    with store.atomic():
-        store.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in vanished])
-        store.executemany("DELETE FROM files WHERE path = ?", [(old,) for old, _ in report.moved])
-        store.executemany(
-            "INSERT OR REPLACE INTO files (path, lora_id, size, mtime_ns, inode, device, fingerprint, sha256) "
-            "VALUES (:path, :lora_id, :size, :mtime_ns, :inode, :device, :fingerprint, :sha256)",
-            [r | {"path": p} for p, r in upserts.items()])
-        store.executemany("UPDATE files SET sha256 = ? WHERE path = ?",
-                          [(sha, p) for p, sha in sha_updates.items() if p not in upserts])
-        store.executemany(
-            "INSERT OR REPLACE INTO classification (lora_id, engine_version, ok, error_code, error, architecture, "
-            "variant, adapter, base_model_hint, data) VALUES (?,?,?,?,?,?,?,?,?,?)", classifications)
-        report.duplicates = duplicates(store)
-    report.moved.sort()
-    return report
+    def _classify(self, lora_id: str, full: str) -> None:
+        if lora_id not in self.classified:
+            self.classifications.append(_classification(lora_id, inspect_file(full)))
+            self.classified.add(lora_id)
+
+    def _classify_stale(self) -> None:
+        """Files not read this time whose classification is missing or of an older classifier."""
+        for p in sorted(self.disk):
+            lid = self.upserts[p]["lora_id"] if p in self.upserts else self.known[p]["lora_id"] if p in self.known else None
+            if lid:
+                self._classify(lid, os.path.join(self.root, p))
+
+    def _write(self) -> None:
+        upserts, store = self.upserts, self.store
+        for p, sha in self.sha_updates.items():
+            if p in upserts:
+                upserts[p]["sha256"] = sha
+        with store.atomic():
+            store.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in self.vanished])
+            store.executemany("DELETE FROM files WHERE path = ?", [(old,) for old, _ in self.report.moved])
+            store.executemany(
+                "INSERT OR REPLACE INTO files (path, lora_id, size, mtime_ns, inode, device, fingerprint, sha256) "
+                "VALUES (:path, :lora_id, :size, :mtime_ns, :inode, :device, :fingerprint, :sha256)",
+                [r | {"path": p} for p, r in upserts.items()])
+            store.executemany("UPDATE files SET sha256 = ? WHERE path = ?",
+                              [(sha, p) for p, sha in self.sha_updates.items() if p not in upserts])
+            store.executemany(
+                "INSERT OR REPLACE INTO classification (lora_id, engine_version, ok, error_code, error, architecture, "
+                "variant, adapter, base_model_hint, data) VALUES (?,?,?,?,?,?,?,?,?,?)", self.classifications)
+            self.report.duplicates = duplicates(store)
 
 
 def _row(f: DiskFile, lora_id: str, fp: str, sha) -> dict:

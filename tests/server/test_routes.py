@@ -281,3 +281,50 @@ async def test_new_files_appear_after_refresh(client, library):
     write_fixture("sd1_lora", os.path.join(library, "poses", "jump.safetensors"), rank=2, seed=9)
     doc = await _json(await client.get("/lora-atlas/loras?refresh=1&q=jump"))
     assert doc["total"] == 1 and doc["items"][0]["role"] == "poses"
+
+
+async def test_templates_and_plan_history_routes(client):
+    req = {"loras": [{"path": "styles/watercolor.safetensors", "strength_model": 0.7},
+                     {"path": "characters/hero.safetensors"}]}
+    await _json(await client.put("/lora-atlas/profiles/soft-out", json={"multipliers": {"OUT": 0.5}}))
+    saved = await _json(await client.put("/lora-atlas/templates/portrait", json={
+        "policy": "role-priority", "headroom": 0.3, "profiles": {"styles": "soft-out"}}))
+    assert saved["name"] == "portrait" and saved["policy"] == "role-priority" and saved["headroom"] == 0.3
+    listed = await _json(await client.get("/lora-atlas/templates"))
+    assert [t["name"] for t in listed["templates"]] == ["portrait"]
+    one = await _json(await client.get("/lora-atlas/templates/portrait"))
+    assert one["profiles"] == {"styles": "soft-out"}
+    await _error(await client.put("/lora-atlas/templates/bad", json={"policy": "loud"}), 400)
+    await _error(await client.get("/lora-atlas/templates/nope"), 404)
+    plan = await _json(await client.post("/lora-atlas/plan", json=req | {"template": "portrait"}))
+    assert plan["policy"] == "role-priority" and plan["headroom"] == 0.3
+    water = next(lo for lo in plan["loras"] if lo["path"].endswith("watercolor.safetensors"))
+    assert {b["block"]: b["ratio"] for b in water["blocks"]}["OUT3"] <= 0.5
+    explicit = await _json(await client.post("/lora-atlas/plan", json=req | {"template": "portrait", "policy": "none"}))
+    assert explicit["policy"] == "none"                 # what the request says wins over the template
+    await _error(await client.post("/lora-atlas/plan", json=req | {"template": "nope"}), 400)
+    history = await _json(await client.get("/lora-atlas/plan-history?limit=5"))
+    assert len(history["history"]) == 2 and history["history"][0]["policy"] == "none"
+    entry = await _json(await client.get(f"/lora-atlas/plan-history/{history['history'][1]['id']}"))
+    assert entry["plan"] == plan and entry["inputs"]["policy"] == "role-priority"
+    await _error(await client.get("/lora-atlas/plan-history/99999"), 404)
+    await _error(await client.get("/lora-atlas/plan-history/abc"), 404)
+    await _json(await client.delete("/lora-atlas/templates/portrait"))
+    await _error(await client.delete("/lora-atlas/templates/portrait"), 404)
+
+
+async def test_detail_reads_the_store_and_measures_once(client, monkeypatch):
+    """The classification comes from the scan's row and the analysis from the store's cache: the
+    LoRA file is not inspected again, and a second request (or the Analyzer) measures nothing."""
+    from lora_atlas.library import analysis_cache, lora_details
+    listing = await _json(await client.get("/lora-atlas/loras?q=watercolor"))
+    lora_id = listing["items"][0]["id"]
+    monkeypatch.setattr(lora_details, "inspect_file", lambda p: pytest.fail("re-inspected a known LoRA"))
+    measured = []
+    real = analysis_cache.analyze_file
+    monkeypatch.setattr(analysis_cache, "analyze_file", lambda p: measured.append(p) or real(p))
+    first = await _json(await client.get(f"/lora-atlas/loras/{lora_id}"))
+    again = await _json(await client.get(f"/lora-atlas/loras/{lora_id}"))
+    assert first == again and first["analysis"]["ok"] and first["classification"]["architecture"] == "sd1"
+    assert len(measured) == 1 and measured[0].endswith(first["path"])
+    assert first["analysis"]["path"] == measured[0]
