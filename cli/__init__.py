@@ -3,6 +3,9 @@
 Each command is thin: parse, call one engine or library function, print. `--json` prints one
 JSON document on stdout and nothing else. Exit codes: 0 done (bad files are reported, not fatal),
 1 the command ran but found problems it must signal, 2 it could not run (bad usage).
+
+A new command: a `*_cmd.py` here with `register(sub)` (its help ends with an `Example:`), listed in
+COMMANDS.
 """
 
 from __future__ import annotations

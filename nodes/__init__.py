@@ -1,5 +1,9 @@
-"""The ComfyUI face: graph nodes, HTTP routes, websocket events. The only package that imports
-ComfyUI, and only lazily: importing it loads no ComfyUI module, no torch and no library.
+"""The ComfyUI face: graph nodes and the glue that attaches server/'s routes and events to
+ComfyUI (comfy_glue.py). The only package that imports ComfyUI, and only lazily: importing it
+loads no ComfyUI module, no torch and no library.
+
+A new node: a file here with the node class and its NODE_CLASS_MAPPINGS, added to _FAMILIES; it
+reaches the library through `comfy_glue.get_state()`.
 
 Node API: V1 (`NODE_CLASS_MAPPINGS`), which every ComfyUI version loads (0.3.64 ignores a V3
 `comfy_entrypoint` when `NODE_CLASS_MAPPINGS` exists, so the pack exports only V1).
