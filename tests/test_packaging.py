@@ -44,6 +44,19 @@ def test_loads_the_way_comfyui_loads_a_pack():
             del sys.modules[key]
 
 
+def test_the_web_folder_is_registered_once():
+    """ComfyUI serves a pack's web folder for WEB_DIRECTORY (under the folder's name) and again for
+    pyproject's `[tool.comfy] web` (under the project name), so with both every panel script loads
+    twice. WEB_DIRECTORY is the one kept: ComfyUI reads it from the module on every version, however
+    the pack was installed (git clone, ComfyUI-Manager, the registry)."""
+    import lora_atlas
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as fh:
+        comfy = tomllib.load(fh)["tool"]["comfy"]
+    registrations = [value for value in (lora_atlas.WEB_DIRECTORY, comfy.get("web")) if value]
+    assert registrations == ["./web"]
+    assert os.path.isdir(os.path.join(ROOT, lora_atlas.WEB_DIRECTORY))
+
+
 def test_import_is_cheap():
     code = "import sys, time; t=time.perf_counter(); import lora_atlas; dt=time.perf_counter()-t; " \
            "print(dt, 'torch' in sys.modules, 'numpy' in sys.modules)"
