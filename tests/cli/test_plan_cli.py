@@ -12,7 +12,6 @@ import pytest
 
 from lora_atlas.cli import main
 from lora_atlas.engine.block_vectors import parse_inspire
-from lora_atlas.demo.demo_library import build_demo_library
 
 CONTRACT = {"schema_version", "policy", "loras", "warnings", "excluded", "stack", "architecture", "headroom"}
 LORA = {"path", "strength_model", "strength_clip", "block_vector", "lbw", "blocks", "role", "positions",
@@ -25,11 +24,9 @@ def _run(capsysbinary, *argv):
     return code, out.out.decode(), out.err.decode()
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo") / "lib"
-    build_demo_library(str(root))
-    return root
+@pytest.fixture
+def demo(library_copy):
+    return library_copy("demo")
 
 
 def test_json_contract_roles_and_determinism(demo, capsysbinary):

@@ -6,14 +6,12 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 from lora_atlas.cli import main
-from lora_atlas.demo.demo_library import build_demo_library
 
 INK = "styles/ink_sketch_xl.safetensors"
 PONY = "characters/red_hair_girl_pony.safetensors"
@@ -26,18 +24,9 @@ def _run(capsysbinary, *argv):
     return code, out.out.decode(), out.err.decode()
 
 
-@pytest.fixture(scope="module")
-def _demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo") / "lib"
-    build_demo_library(str(root))
-    return root
-
-
 @pytest.fixture
-def demo(tmp_path, _demo):
-    root = tmp_path / "lib"
-    shutil.copytree(_demo, root)
-    return root
+def demo(library_copy):
+    return library_copy("demo")
 
 
 def test_save_show_export_history_delete(demo, capsysbinary, tmp_path):

@@ -13,8 +13,7 @@ from lora_atlas.nodes import comfy_glue
 from lora_atlas.nodes.routes import add_routes
 from lora_atlas.nodes.service import AtlasService
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "helpers"))
-from library_fixture import build_library  # noqa: E402
+from libraries import build_comfy_library as build_library   # tests/helpers, via pytest `pythonpath`
 
 
 @pytest.fixture
