@@ -1,5 +1,5 @@
 """Shared fixtures: realistic LoRA files written once per test session by the project's builder,
-and small real libraries built once per session and copied per test."""
+small real libraries built once per session and copied per test, and the CLI run in-process."""
 
 from __future__ import annotations
 
@@ -65,3 +65,16 @@ def pinned_clock(monkeypatch):
     """LORA_ATLAS_NOW fixed, so journal and document timestamps are the same on every run."""
     monkeypatch.setenv("LORA_ATLAS_NOW", "2025-01-02T03:04:05Z")
 
+
+@pytest.fixture
+def run_cli(capsysbinary):
+    """`run_cli(*argv)` -> (exit code, stdout, stderr) of `lora-atlas *argv` run in this process.
+    Arguments may be paths (each is passed as str); output is decoded as UTF-8."""
+    from lora_atlas.cli import main
+
+    def run(*argv):
+        code = main([str(a) for a in argv])
+        captured = capsysbinary.readouterr()
+        return code, captured.out.decode(), captured.err.decode()
+
+    return run
