@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from lora_atlas.cli import main
 from lora_atlas.engine.analysis import ANALYSIS_VERSION
 from lora_atlas.engine.inspect import inspect_file
 
@@ -12,15 +11,10 @@ CONTRACT = {"path", "ok", "error", "architecture", "analysis_version", "total_en
 BLOCK = {"name", "energy", "share", "spectral_norm", "effective_rank", "modules"}
 
 
-def _run(capsysbinary, *argv):
-    code = main(list(argv))
-    return code, capsysbinary.readouterr().out.decode()
-
-
-def test_json_shape_order_and_bad_files(tmp_path, capsysbinary, lora_files):
+def test_json_shape_order_and_bad_files(tmp_path, run_cli, lora_files):
     good = lora_files("sdxl_lora", sparse=False, rank=2)
     (tmp_path / "empty.safetensors").write_bytes(b"")
-    code, out = _run(capsysbinary, "analyze", good, str(tmp_path / "empty.safetensors"), "--json")
+    code, out, _ = run_cli("analyze", good, str(tmp_path / "empty.safetensors"), "--json")
     assert code == 0
     doc = json.loads(out)
     assert [d["path"] for d in doc] == [good, str(tmp_path / "empty.safetensors")]
@@ -32,25 +26,25 @@ def test_json_shape_order_and_bad_files(tmp_path, capsysbinary, lora_files):
     for b in ok["blocks"]:   # 6 significant digits
         assert b["energy"] == float(f"{b['energy']:.6g}")
     assert CONTRACT <= set(bad) and bad["ok"] is False and bad["error_code"] == "empty" and bad["blocks"] is None
-    _, again = _run(capsysbinary, "analyze", good, str(tmp_path / "empty.safetensors"), "--json")
+    _, again, _ = run_cli("analyze", good, str(tmp_path / "empty.safetensors"), "--json")
     assert again == out
 
 
-def test_table_has_a_bar_per_block(capsysbinary, lora_files):
+def test_table_has_a_bar_per_block(run_cli, lora_files):
     path = lora_files("sdxl_partial", sparse=False, rank=2)
-    code, out = _run(capsysbinary, "analyze", path)
+    code, out, _ = run_cli("analyze", path)
     assert code == 0
     assert "MID1+OUT1" in out and "IN8" in out and "█" in out
     assert "1 file(s): 1 analysed" in out
 
 
-def test_worker_processes_give_the_same_output(tmp_path, capsysbinary, lora_files):
+def test_worker_processes_give_the_same_output(tmp_path, run_cli, lora_files):
     files = [lora_files(name, sparse=False, rank=2) for name in ("sd1_lora", "sdxl_lora", "flux_lora", "sd1_loha")]
     (tmp_path / "empty.safetensors").write_bytes(b"")
     args = ["analyze", *files, str(tmp_path / "empty.safetensors"), "--json"]
-    _, one = _run(capsysbinary, *args, "--jobs", "1")
-    _, two = _run(capsysbinary, *args, "--jobs", "2")
+    _, one, _ = run_cli(*args, "--jobs", "1")
+    _, two, _ = run_cli(*args, "--jobs", "2")
     assert two == one
     assert [d["ok"] for d in json.loads(two)] == [True, True, True, True, False]
-    code, _ = _run(capsysbinary, *args, "--jobs", "0")
+    code, _, _ = run_cli(*args, "--jobs", "0")
     assert code == 2

@@ -7,22 +7,15 @@ import os
 import subprocess
 import sys
 
-from lora_atlas.cli import main
 from lora_atlas.demo.demo_library import build_demo_library
 
 CONTRACT = {"path", "ok", "error", "architecture", "adapter", "dora", "text_encoder", "base_model_hint", "blocks", "rank", "alpha"}
 
 
-def _run(capsysbinary, *argv):
-    code = main(list(argv))
-    out = capsysbinary.readouterr().out.decode()
-    return code, out
-
-
-def test_json_contract_on_demo_library(tmp_path, capsysbinary):
+def test_json_contract_on_demo_library(tmp_path, run_cli):
     root = tmp_path / "demo"
     written = build_demo_library(str(root))
-    code, out = _run(capsysbinary, "inspect", str(root), "--json")
+    code, out, _ = run_cli("inspect", str(root), "--json")
     assert code == 0
     doc = json.loads(out)
     assert [d["path"] for d in doc] == sorted(p for p in written)
@@ -39,24 +32,23 @@ def test_json_contract_on_demo_library(tmp_path, capsysbinary):
     assert sum(d["ok"] for d in doc) == 13
 
 
-def test_json_is_deterministic(tmp_path, capsysbinary):
-    root = tmp_path / "demo"
-    build_demo_library(str(root))
-    first = _run(capsysbinary, "inspect", str(root), "--json")[1]
-    second = _run(capsysbinary, "inspect", str(root), "--json")[1]
+def test_json_is_deterministic(library_copy, run_cli):
+    root = library_copy("demo", "demo")
+    first = run_cli("inspect", str(root), "--json")[1]
+    second = run_cli("inspect", str(root), "--json")[1]
     assert first == second
 
 
-def test_missing_path_is_reported_not_fatal(tmp_path, capsysbinary, lora_files):
-    code, out = _run(capsysbinary, "inspect", lora_files("sd1_lora"), str(tmp_path / "missing.safetensors"), "--json")
+def test_missing_path_is_reported_not_fatal(tmp_path, run_cli, lora_files):
+    code, out, _ = run_cli("inspect", lora_files("sd1_lora"), str(tmp_path / "missing.safetensors"), "--json")
     doc = json.loads(out)
     assert code == 0
     assert [d["ok"] for d in doc] == [True, False]
     assert doc[1]["error_code"] == "unreadable"
 
 
-def test_table_output(capsysbinary, lora_files):
-    code, out = _run(capsysbinary, "inspect", lora_files("flux_single"))
+def test_table_output(run_cli, lora_files):
+    code, out, _ = run_cli("inspect", lora_files("flux_single"))
     assert code == 0
     assert "flux (single-only)" in out and "39" in out and "1 file(s): 1 LoRA(s)" in out
 

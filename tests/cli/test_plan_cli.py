@@ -12,30 +12,21 @@ import pytest
 
 from lora_atlas.cli import main
 from lora_atlas.engine.block_vectors import parse_inspire
-from lora_atlas.demo.demo_library import build_demo_library
 
 CONTRACT = {"schema_version", "policy", "loras", "warnings", "excluded", "stack", "architecture", "headroom"}
 LORA = {"path", "strength_model", "strength_clip", "block_vector", "lbw", "blocks", "role", "positions",
         "text_encoder_scale", "notes", "a1111"}
 
 
-def _run(capsysbinary, *argv):
-    code = main(list(argv))
-    out = capsysbinary.readouterr()
-    return code, out.out.decode(), out.err.decode()
+@pytest.fixture
+def demo(library_copy):
+    return library_copy("demo")
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo") / "lib"
-    build_demo_library(str(root))
-    return root
-
-
-def test_json_contract_roles_and_determinism(demo, capsysbinary):
+def test_json_contract_roles_and_determinism(demo, run_cli):
     args = ["plan", f"{demo}/styles/ink_sketch_xl.safetensors:0.8:0.5", f"{demo}/characters/red_hair_girl_pony.safetensors:0.9",
             f"{demo}/concepts/detail_tweaker_locon.safetensors", "--policy", "role-priority", "--json"]
-    code, out, _ = _run(capsysbinary, *args)
+    code, out, _ = run_cli(*args)
     assert code == 0
     plan = json.loads(out)
     assert CONTRACT <= set(plan) and plan["policy"] == "role-priority" and plan["schema_version"] == 1
@@ -53,18 +44,18 @@ def test_json_contract_roles_and_determinism(demo, capsysbinary):
     assert other.stdout.decode() == out
 
 
-def test_terminal_output(demo, capsysbinary):
-    code, out, _ = _run(capsysbinary, "plan", f"{demo}/characters/portrait_flux.safetensors:0.9",
-                        f"{demo}/concepts/sharp_single_blocks.safetensors", "--profile", "2:SINGLE=0.5")
+def test_terminal_output(demo, run_cli):
+    code, out, _ = run_cli("plan", f"{demo}/characters/portrait_flux.safetensors:0.9",
+                           f"{demo}/concepts/sharp_single_blocks.safetensors", "--profile", "2:SINGLE=0.5")
     assert code == 0
     assert "block_vector" in out and "strength_clip 0.9" in out and "profile SINGLE ×0.5" in out
     assert "stack (blocks shared by several LoRAs)" in out and "A1111" in out
 
 
-def test_explicit_root_and_role_override(demo, capsysbinary):
-    code, out, _ = _run(capsysbinary, "plan", f"{demo}/styles/ink_sketch_xl.safetensors",
-                        f"{demo}/styles/pastel_illustrious.safetensors", "--role", "2=characters", "--json",
-                        "--root", str(demo))
+def test_explicit_root_and_role_override(demo, run_cli):
+    code, out, _ = run_cli("plan", f"{demo}/styles/ink_sketch_xl.safetensors",
+                           f"{demo}/styles/pastel_illustrious.safetensors", "--role", "2=characters", "--json",
+                           "--root", str(demo))
     plan = json.loads(out)
     assert [lo["role"] for lo in plan["loras"]] == ["styles", "characters"]
 
@@ -75,25 +66,25 @@ def test_explicit_root_and_role_override(demo, capsysbinary):
     (["--profile", "9:OUT=1"], ["--profile '9:OUT=1'"]),
     (["--profile", "1:OUT"], ["BLOCK=VALUE"]),
 ])
-def test_bad_options(demo, capsysbinary, argv, bits):
-    code, _, err = _run(capsysbinary, "plan", f"{demo}/styles/ink_sketch_xl.safetensors", *argv)
+def test_bad_options(demo, run_cli, argv, bits):
+    code, _, err = run_cli("plan", f"{demo}/styles/ink_sketch_xl.safetensors", *argv)
     assert code == 2
     for bit in bits:
         assert bit in err
 
 
-def test_bad_stacks(demo, capsysbinary):
-    code, out, _ = _run(capsysbinary, "plan", f"{demo}/styles/ink_sketch_xl.safetensors:abc",
-                        f"{demo}/styles/ink_sketch_xl.safetensors:1", f"{demo}/characters/portrait_flux.safetensors", "--json")
+def test_bad_stacks(demo, run_cli):
+    code, out, _ = run_cli("plan", f"{demo}/styles/ink_sketch_xl.safetensors:abc",
+                           f"{demo}/styles/ink_sketch_xl.safetensors:1", f"{demo}/characters/portrait_flux.safetensors", "--json")
     assert code == 2
     doc = json.loads(out)
     assert set(doc) == {"error", "problems"}
     text = " ".join(doc["problems"])
     assert "'abc' is not a number" in text and "listed twice" in text and "portrait_flux.safetensors is flux" in text
-    code, _, err = _run(capsysbinary, "plan")
+    code, _, err = run_cli("plan")
     assert code == 2 and "empty stack" in err
-    code, out, _ = _run(capsysbinary, "plan", f"{demo}/styles/ink_sketch_xl.safetensors", f"{demo}/empty.safetensors",
-                        f"{demo}/old_format.ckpt", "--json")
+    code, out, _ = run_cli("plan", f"{demo}/styles/ink_sketch_xl.safetensors", f"{demo}/empty.safetensors",
+                           f"{demo}/old_format.ckpt", "--json")
     plan = json.loads(out)
     assert code == 0 and {x["error_code"] for x in plan["excluded"]} == {"empty", "pickle"}
     assert any("one LoRA alone" in w for w in plan["warnings"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -11,9 +10,6 @@ import time
 import urllib.request
 
 import pytest
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "helpers"))
-from library_fixture import build_library  # noqa: E402
 
 
 def test_serve_refuses_non_loopback_and_missing_dirs(tmp_path):
@@ -31,8 +27,8 @@ def test_serve_help_has_an_example():
 
 
 @pytest.fixture
-def served(tmp_path):
-    root = build_library(tmp_path / "loras")
+def served(library_copy):
+    root = str(library_copy("comfy", "loras"))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

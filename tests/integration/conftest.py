@@ -54,7 +54,6 @@ import time  # noqa: E402
 import urllib.request  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO, "tests", "helpers"))
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +79,7 @@ def _free_port() -> int:
 def comfy_server(comfy_env, sd15_checkpoint, tmp_path_factory):
     """{"url", "log", "base", "loras", "output"}: ComfyUI on loopback with the pack loaded from a
     folder holding a symlink to this checkout (nothing copied) and a LoRA library of our fixtures."""
-    from library_fixture import build_library
+    from libraries import build_comfy_library as build_library   # tests/helpers, via pytest `pythonpath`
 
     base = tmp_path_factory.mktemp("comfy")
     for d in ("custom_nodes", "checkpoints", "base/custom_nodes", "base/models/loras", "out", "tmp", "in", "user"):

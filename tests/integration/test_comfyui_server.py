@@ -157,7 +157,7 @@ async def test_job_events_reach_a_websocket_client(comfy_server):
 
 def _small(graph: dict) -> dict:
     """The example graph at 64×64 and 2 steps (CPU)."""
-    from workflows import CKPT  # noqa: F401  (tests/helpers, on sys.path via conftest)
+    from workflows import CKPT  # noqa: F401  (tests/helpers, via pytest `pythonpath`)
     g = json.loads(json.dumps(graph))
     for node in g.values():
         if node["class_type"] == "EmptyLatentImage":

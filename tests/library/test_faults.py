@@ -75,12 +75,11 @@ def _check_consistent(root: str, original: dict, hashes) -> None:
 
 
 @pytest.fixture
-def warm_template(_library_template, tmp_path, monkeypatch):
-    """The small library with its store already scanned (inspection is the engine's cost, not
+def warm_template(library_copy, monkeypatch):
+    """The mixed library with its store already scanned (inspection is the engine's cost, not
     what this test is about), and fsync off: a killed process loses no page cache."""
     monkeypatch.setattr(fs_safety, "_fsync", False)
-    root = str(tmp_path / "template")
-    shutil.copytree(_library_template, root)
+    root = str(library_copy("mixed", "template"))
     operations.scan_library(root)
     return root
 

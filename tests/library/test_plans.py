@@ -18,7 +18,6 @@ from lora_atlas.engine import plan_cache
 from lora_atlas.engine.plan_cache import PlanCache
 from lora_atlas.engine.planner import PlanError
 from lora_atlas.library import analysis_cache, block_table, plan_exports, plan_templates, planning, profiles, saved_plans
-from lora_atlas.demo.demo_library import build_demo_library
 from lora_atlas.library.errors import InvalidDocument, NotFound
 from lora_atlas.library.store import DB_NAME, STATE_DIR, Store
 from lora_atlas.demo.synthetic_loras import write_fixture
@@ -28,18 +27,10 @@ PONY = "characters/red_hair_girl_pony.safetensors"
 LOCON = "concepts/detail_tweaker_locon.safetensors"
 
 
-@pytest.fixture(scope="module")
-def _demo_template(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo") / "lib"
-    build_demo_library(str(root))
-    return str(root)
-
-
 @pytest.fixture
-def lib(tmp_path, _demo_template):
+def lib(library_copy):
     """(root, open store) of a fresh copy of the demo library."""
-    root = str(tmp_path / "lib")
-    shutil.copytree(_demo_template, root)
+    root = str(library_copy("demo"))
     store = Store.open(root)
     yield root, store
     store.close()

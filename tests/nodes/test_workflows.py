@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "helpers"))
-from workflows import GRAPHS, OUT, WIDGETS, render  # noqa: E402
-
-from lora_atlas import NODE_CLASS_MAPPINGS  # noqa: E402
+from lora_atlas import NODE_CLASS_MAPPINGS
+from workflows import GRAPHS, OUT, WIDGETS, render   # tests/helpers, via pytest `pythonpath`
 
 
 def test_example_workflows_are_in_sync():
