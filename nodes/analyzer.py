@@ -21,7 +21,7 @@ def block_table(analysis: dict) -> str:
 
 def analyze(lora_name: str) -> dict:
     path = comfy_glue.lora_path(lora_name)
-    analysis = comfy_glue.get_state().analysis(path)
+    analysis = comfy_glue.get_state().analysis(lora_name, path)
     if not analysis.get("ok"):
         raise ValueError(f"{lora_name}: cannot be analysed: {analysis.get('error')}")
     return analysis

@@ -195,13 +195,12 @@ class LibraryState:
     def full_path(self, item: dict) -> str:
         return os.path.join(self.roots()[item["root"]], item["path"])
 
-    def analysis(self, path: str) -> dict:
-        """engine.analysis of a LoRA file: from the store's cache when the file is in a library's
-        listing (library/analysis_cache.py), else measured now."""
-        real = os.path.realpath(path)
-        for item in self.items():
-            if os.path.realpath(self.full_path(item)) == real:
-                return lora_analysis(self.roots()[item["root"]], item)
+    def analysis(self, lora_name: str, path: str) -> dict:
+        """engine.analysis of the LoRA ComfyUI calls `lora_name` (at `path`): from the store's cache
+        when the listing has it at that path (library/analysis_cache.py), else measured now."""
+        item = self.by_lora_name(lora_name)
+        if item is not None and os.path.realpath(self.full_path(item)) == os.path.realpath(path):
+            return lora_analysis(self.roots()[item["root"]], item)
         return analyze_file(path)
 
     # -- the primary store: profiles, saved plans, templates, history, plans -------------------

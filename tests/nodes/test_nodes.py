@@ -65,6 +65,23 @@ def test_analyzer_chart_table_json(service):
         LoraAtlasBlockAnalyzer().run("broken.safetensors")
 
 
+def test_analyzer_and_browser_use_the_library_store(service, library, monkeypatch):
+    """The Analyzer reads the analysis the store keeps (the detail route's), measuring a LoRA once;
+    the Browser takes default weight and trigger words from config.yaml as the detail route does."""
+    from lora_atlas.library import analysis_cache
+    measured = []
+    real = analysis_cache.analyze_file
+    monkeypatch.setattr(analysis_cache, "analyze_file", lambda p: measured.append(p) or real(p))
+    first = json.loads(LoraAtlasBlockAnalyzer().run("styles/watercolor.safetensors", 256)[2])
+    again = json.loads(LoraAtlasBlockAnalyzer().run("styles/watercolor.safetensors", 256)[2])
+    assert first == again and len(measured) == 1
+    with open(f"{library}/styles/config.yaml", "w") as fh:
+        fh.write("default_weight: 0.6\ntrigger_words: [wcstyle]\n")
+    service.refresh()
+    name, weight, words, info, _ = LoraAtlasBrowser().browse("styles/watercolor", "any", "", "any", "path", 0)
+    assert (weight, words) == (0.6, "wcstyle") and json.loads(info)["default_weight"] == 0.6
+
+
 def test_stack_planner_and_plan_to_stack(service):
     (stack,) = LoraAtlasStack().add("styles/watercolor.safetensors", 0.9, 0.9)
     (stack,) = LoraAtlasStack().add("characters/hero.safetensors", 0.8, 0.5, lora_stack=stack)
