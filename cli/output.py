@@ -12,8 +12,14 @@ from ..library.text_table import table  # noqa: F401  (re-exported for the comma
 
 
 def print_json(document) -> None:
-    """One deterministic JSON document (sorted keys, two-space indent) on stdout."""
-    sys.stdout.buffer.write(canonical_json(document))
+    """One deterministic JSON document (sorted keys, two-space indent) on stdout. A text the OS
+    gave with bytes that are not UTF-8 (a file name) is written with those bytes as `\\xNN`, so
+    the document is still printed and the name can be told exactly."""
+    try:
+        data = canonical_json(document)
+    except TypeError:                      # orjson: "str is not valid UTF-8: surrogates not allowed"
+        data = canonical_json(_utf8_texts(document))
+    sys.stdout.buffer.write(data)
     sys.stdout.flush()
 
 
@@ -86,3 +92,21 @@ def lora_paths(arguments) -> list:
         for problem in skipped:
             print(f"lora-atlas: {path}: {problem}", file=sys.stderr)
     return out + missing
+
+
+def utf8_text(text: str) -> str:
+    """`text` as valid UTF-8: undecodable file-name bytes as `\\xNN`, lone surrogates as `\\uXXXX`."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _utf8_texts(document):
+    if isinstance(document, str):
+        return utf8_text(document)
+    if isinstance(document, dict):
+        return {utf8_text(k) if isinstance(k, str) else k: _utf8_texts(v) for k, v in document.items()}
+    if isinstance(document, (list, tuple)):
+        return [_utf8_texts(v) for v in document]
+    return document

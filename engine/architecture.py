@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .metadata import bounded
+
 ARCHITECTURES = (
     "sd1", "sd2", "sdxl", "sd3", "flux", "chroma", "wan", "hunyuan_video", "qwen_image",
     "hidream", "lumina2", "ltxv", "unknown",
@@ -77,13 +79,13 @@ def from_metadata(meta: dict):
         low = spec.lower().split("/")[0]
         for prefix, arch, variant in _MODELSPEC:
             if low.startswith(prefix):
-                return arch, variant, f"modelspec.architecture={spec}"
+                return arch, variant, f"modelspec.architecture={bounded(spec)}"
     base = meta.get("ss_base_model_version", "")
     if base:
         low = base.lower()
         for prefix, arch, variant in _SS_BASE:
             if low.startswith(prefix):
-                return arch, variant, f"ss_base_model_version={base}"
+                return arch, variant, f"ss_base_model_version={bounded(base)}"
     return None
 
 

@@ -2,6 +2,7 @@
 
     InspectError                 a file is not a usable LoRA; `code` is a short stable slug
     ├── UnreadableFile           vanished, permission denied, a directory, I/O error   (unreadable)
+    │   └── BadFileName          a name that is not valid UTF-8: no tool can name it    (bad_name)
     ├── PickleContainer          .ckpt/.pt/.bin and friends; never unpickled            (pickle)
     ├── HeaderError              the safetensors container itself is malformed
     │   ├── EmptyFile                                                                   (empty)
@@ -34,6 +35,10 @@ class InspectError(Exception):
 
 class UnreadableFile(InspectError):
     code = "unreadable"
+
+
+class BadFileName(UnreadableFile):
+    code = "bad_name"
 
 
 class PickleContainer(InspectError):

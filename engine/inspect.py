@@ -11,6 +11,7 @@ from . import architecture as arch_mod
 from .adapters import summarize as summarize_adapters
 from . import metadata as meta_mod
 from .errors import (
+    BadFileName,
     FullCheckpoint,
     HeaderError,
     InspectError,
@@ -67,6 +68,16 @@ def inspect_file(path: str) -> Inspection:
     return inspect_with_facts(path)[0]
 
 
+def utf8_name(path: str) -> bool:
+    """Whether `path` is valid UTF-8 (a name the OS gave with undecodable bytes is not: JSON, the
+    store and ComfyUI's lists cannot carry it)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def inspect_with_facts(path: str):
     """(Inspection, Header, TableFacts) of one file, read once; header and facts are None when the
     file is not a usable LoRA. Analysis builds on the same facts instead of reading them again."""
@@ -77,6 +88,8 @@ def inspect_with_facts(path: str):
 
 
 def _inspect(path: str):
+    if not utf8_name(path):
+        raise BadFileName("the file name is not valid UTF-8: rename the file (JSON shows its undecodable bytes as \\xNN)")
     ext = os.path.splitext(path)[1].lower()
     if ext in PICKLE_EXTENSIONS:
         raise PickleContainer(f"pickle format ({ext}): not loaded, convert to safetensors")

@@ -14,6 +14,12 @@ from collections import Counter
 import orjson
 
 TOP_TAGS = 5
+# What is copied from metadata into results, a LoRA's config file, the store and every listing is
+# bounded: a header may be up to 100 MB of text, and one 20 MB title must not travel everywhere.
+MAX_TEXT = 200             # a title, a checkpoint name
+MAX_WORD = 200             # one trigger word or phrase
+MAX_WORDS = 32             # trigger words kept
+SEARCHED = 4096            # how much of a field the base-model patterns read
 
 # Hint -> pattern over checkpoint names, titles and tags. First match wins, so descendants
 # (NoobAI is trained from Illustrious) come before their parents.
@@ -45,28 +51,39 @@ def tag_frequencies(meta: dict) -> Counter:
     return counts
 
 
+def bounded(text: str | None, limit: int = MAX_TEXT) -> str | None:
+    """`text` cut to `limit` characters, the cut marked with "…"."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit - 1] + "…"
+
+
 def trigger_words(meta: dict, tags: Counter | None = None) -> list[str]:
-    """`modelspec.trigger_phrase` first, then the most frequent training tags."""
-    words: list[str] = []
+    """`modelspec.trigger_phrase` first, then the most frequent training tags: at most MAX_WORDS,
+    each at most MAX_WORD characters, in one linear pass."""
+    words: dict = {}                       # ordered set
     phrase = meta.get("modelspec.trigger_phrase", "")
     for part in phrase.split(","):
-        part = part.strip()
-        if part and part not in words:
-            words.append(part)
+        part = bounded(part.strip(), MAX_WORD)
+        if part:
+            words.setdefault(part, None)
+            if len(words) >= MAX_WORDS:
+                return list(words)
     tags = tag_frequencies(meta) if tags is None else tags
     for tag, _ in sorted(tags.items(), key=lambda t: (-t[1], t[0]))[:TOP_TAGS]:
-        if tag and tag not in words:
-            words.append(tag)
-    return words
+        tag = bounded(tag, MAX_WORD)
+        if tag:
+            words.setdefault(tag, None)
+    return list(words)[:MAX_WORDS]
 
 
 def title(meta: dict) -> str | None:
-    return meta.get("modelspec.title") or meta.get("ss_output_name") or None
+    return bounded(meta.get("modelspec.title") or meta.get("ss_output_name") or None)
 
 
 def training_base(meta: dict) -> str | None:
     """The checkpoint the LoRA was trained on, as the trainer recorded it."""
-    return meta.get("ss_sd_model_name") or meta.get("modelspec.base_model") or None
+    return bounded(meta.get("ss_sd_model_name") or meta.get("modelspec.base_model") or None)
 
 
 def base_model_hint(meta: dict, tags: Counter | None = None) -> tuple[str | None, str | None]:
@@ -74,7 +91,7 @@ def base_model_hint(meta: dict, tags: Counter | None = None) -> tuple[str | None
     fields = ("ss_sd_model_name", "modelspec.title", "modelspec.tags", "modelspec.description", "ss_output_name")
     for hint, pattern in _BASE_HINTS:
         for name in fields:
-            value = meta.get(name, "")
+            value = meta.get(name, "")[:SEARCHED]
             if value and pattern.search(value):
                 return hint, f"{name}={value[:80]}"
     tags = tag_frequencies(meta) if tags is None else tags

@@ -85,3 +85,26 @@ def test_progress_only_on_a_terminal(tmp_path, capsys, monkeypatch, lora_files):
     assert "inspect [" in err and "2/2" in err
     assert each_with_progress(paths, "inspect", len, enabled=False) == [len(p) for p in paths]
     assert capsys.readouterr().err == ""
+
+
+def test_json_outputs_survive_a_name_that_is_not_utf8(tmp_path):
+    """Issue 13 item 8: inspect/analyze/plan --json printed nothing (orjson refused the name); now
+    the file is an error entry and its bytes are written as \\xNN, so the name can be told exactly."""
+    import json
+    import subprocess
+    import sys
+    from lora_atlas.demo.synthetic_loras import write_fixture
+    good = write_fixture("sd1_lora", str(tmp_path / "good.safetensors"), rank=1, seed=1)
+    bad = os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.safetensors")
+    write_fixture("sd1_lora", bad, rank=1, seed=2)
+    shown = str(tmp_path) + "/caf\\xe9.safetensors"
+    for argv in (["inspect", str(tmp_path)], ["inspect", bad, good], ["analyze", bad, good]):
+        proc = subprocess.run([sys.executable, "-m", "lora_atlas", *argv, "--json"], capture_output=True)
+        assert proc.returncode == 0, proc.stderr
+        doc = {d["path"]: d for d in json.loads(proc.stdout)}
+        if bad in argv:
+            assert doc[shown]["ok"] is False and doc[shown]["error_code"] == "bad_name"
+        assert doc[good]["ok"] is True
+    proc = subprocess.run([sys.executable, "-m", "lora_atlas", "plan", bad, good, "--json"], capture_output=True)
+    plan = json.loads(proc.stdout)
+    assert proc.returncode == 0 and plan["excluded"][0]["path"] == shown and len(plan["loras"]) == 1

@@ -81,3 +81,41 @@ def test_dangling_symlink_is_unreadable(tmp_path):
     link.symlink_to(tmp_path / "missing-target")
     r = inspect_file(str(link))
     assert (r.ok, r.error_code) == (False, "unreadable")
+
+
+def test_long_trigger_phrase_is_linear_and_bounded(tmp_path):
+    """Issue 13 item 4: 160k comma-separated words took minutes (list membership per word)."""
+    import time
+    from lora_atlas.engine.metadata import MAX_WORD, MAX_WORDS
+    words = ",".join(f"w{i}" for i in range(160_000)) + ",w1," + "x" * 5000
+    path = write_fixture("sd1_lora", str(tmp_path / "many.safetensors"), rank=1,
+                         metadata={"modelspec.trigger_phrase": words, "ss_tag_frequency": "{}"})
+    t = time.perf_counter()
+    insp = inspect_file(path)
+    assert time.perf_counter() - t < 5
+    assert insp.ok and len(insp.trigger_words) == MAX_WORDS and insp.trigger_words[:2] == ["w0", "w1"]
+    assert all(len(w) <= MAX_WORD for w in insp.trigger_words)
+
+
+def test_metadata_texts_are_bounded(tmp_path):
+    """Issue 13 item 6: a 20 MB title was copied into config.yaml, the store and every listing page."""
+    from lora_atlas.engine.metadata import MAX_TEXT
+    huge = "T" * 2_000_000
+    path = write_fixture("sdxl_lora", str(tmp_path / "huge.safetensors"), rank=1,
+                         metadata={"modelspec.title": huge, "ss_sd_model_name": huge + "pony",
+                                   "modelspec.architecture": "stable-diffusion-xl-v1-base/lora" + huge})
+    insp = inspect_file(path)
+    assert insp.ok and len(insp.title) == MAX_TEXT and insp.title.endswith("…")
+    assert len(insp.training_base) == MAX_TEXT
+    assert max(len(e) for e in insp.evidence) < 400
+    assert len(str(insp.to_dict())) < 20_000
+
+
+def test_a_name_that_is_not_utf8_is_a_bad_name(tmp_path):
+    """Issue 13 item 8: such a name crashed every --json output; now it is a bad file of its own."""
+    from lora_atlas.engine.analysis import analyze_file
+    path = os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.safetensors")
+    write_fixture("sd1_lora", path, rank=1)
+    insp = inspect_file(path)
+    assert (insp.ok, insp.error_code) == (False, "bad_name") and "not valid UTF-8" in insp.error
+    assert analyze_file(path)["error_code"] == "bad_name"
