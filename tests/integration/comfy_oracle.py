@@ -15,7 +15,11 @@ What it does (one architecture per process):
 * builds a weightless skeleton of the architecture on torch's ``meta`` device
   with ComfyUI's own classes: a unet config (round-tripped through
   ``comfy.model_detection.detect_unet_config`` on the skeleton's own state
-  dict, so the config in use is the one ComfyUI derives), the model config
+  dict, so the config in use is the one ComfyUI derives; a parameter that the
+  installed diffusion-model class or its parameter dataclass requires and the
+  reference config lacks, i.e. one added after 0.3.64 such as FluxParams'
+  ``txt_ids_dims``, is first set to "feature absent", see
+  ``_complete_unet_config``), the model config
   from ``model_config_from_unet_config``, ``model_config.get_model`` under
   ``torch.device("meta")`` wrapped in a real ``ModelPatcher``, and the text
   encoder from ``model_config.clip_target()`` as ``comfy.sd.CLIP`` with
@@ -47,7 +51,7 @@ import time
 ARCHS = ("sd1", "sd2", "sdxl", "sd3", "flux", "chroma", "wan", "wan13",
          "hunyuan_video", "qwen_image")
 
-# unet configs in the form comfy.model_detection.detect_unet_config returns
+# unet configs in the form comfy.model_detection.detect_unet_config (0.3.64) returns
 # them for the reference checkpoints (they are fed back through detection on
 # the skeleton's state dict before use).
 _UNET_SD1 = {
@@ -209,6 +213,100 @@ def _text_encoder_state_dict_hint(torch, arch):
     return {}
 
 
+def _absent(annotation):
+    """The "feature absent" value of a parameter declared with ``annotation``:
+    False for a flag, an empty list / tuple for a list of extras, else None
+    (no such input layer)."""
+    name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", None)
+    return {"bool": False, "list": [], "tuple": ()}.get(name)
+
+
+class _UnetModelFound(Exception):
+    pass
+
+
+def _diffusion_model_class(model_config, torch):
+    """The class ComfyUI instantiates as ``diffusion_model`` for ``model_config``.
+
+    ``get_model`` hands it to ``BaseModel.__init__`` as ``unet_model``; that call is
+    intercepted (and aborted before anything is built), then the original restored.
+    """
+    import inspect
+    import comfy.model_base
+
+    original = comfy.model_base.BaseModel.__init__
+    signature = inspect.signature(original)
+    found = []
+
+    def record(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        found.append(bound.arguments["unet_model"])
+        raise _UnetModelFound()
+
+    comfy.model_base.BaseModel.__init__ = record
+    try:
+        with torch.device("meta"):
+            model_config.get_model({}, "", device=torch.device("meta"))
+    except _UnetModelFound:
+        pass
+    finally:
+        comfy.model_base.BaseModel.__init__ = original
+    if not found:
+        raise RuntimeError("%s.get_model never reached BaseModel.__init__" % type(model_config).__name__)
+    return found[0]
+
+
+def _required_parameters(unet_class):
+    """{name: annotation} of what the installed diffusion-model class requires: the
+    parameters of its ``__init__`` without a default, and the fields without a
+    default of every dataclass that ``__init__`` builds its parameters with
+    (Flux's ``FluxParams``, Chroma's ``ChromaParams``, ``HunyuanVideoParams``)."""
+    import dataclasses
+    import inspect
+
+    init = unet_class.__init__
+    required = {}
+    for name, param in inspect.signature(init).parameters.items():
+        if name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if param.default is param.empty:
+            required[name] = param.annotation
+    try:
+        referenced = inspect.getclosurevars(init).globals.values()
+    except TypeError:
+        referenced = ()
+    for obj in referenced:
+        if isinstance(obj, type) and dataclasses.is_dataclass(obj):
+            for field in dataclasses.fields(obj):
+                if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+                    required[field.name] = field.type
+    return required
+
+
+def _complete_unet_config(torch, unet_config):
+    """The reference config, plus every parameter the INSTALLED ComfyUI requires
+    that it lacks, set to "feature absent" (False / [] / None by its declared
+    type).  The reference checkpoints predate the features those parameters
+    describe (e.g. FluxParams.txt_ids_dims, HunyuanVideo 1.5's vision_in_dim);
+    whatever is guessed here is checked by the round trip through
+    ``detect_unet_config`` in build_skeleton, which overrides it.
+    Returns (completed unet config, {filled name: value})."""
+    import comfy.model_detection
+
+    model_config = comfy.model_detection.model_config_from_unet_config(dict(unet_config))
+    if model_config is None:
+        raise RuntimeError("ComfyUI matched no model class for %r" % (unet_config,))
+    required = _required_parameters(_diffusion_model_class(model_config, torch))
+    filled = {}
+    for name, annotation in sorted(required.items()):
+        if name not in model_config.unet_config:
+            filled[name] = _absent(annotation)
+    if not filled:
+        return unet_config, filled
+    return dict(unet_config, **filled), filled
+
+
 def build_skeleton(torch, arch):
     import comfy.model_detection
     import comfy.model_patcher
@@ -229,6 +327,10 @@ def build_skeleton(torch, arch):
             model = model_config.get_model({}, "", device=meta)
         return model_config, model
 
+    unet_config, filled = _complete_unet_config(torch, unet_config)
+    if filled:
+        _log("the installed ComfyUI also requires %s; set to 'absent': %r" % (sorted(filled), filled))
+        info["filled_required_parameters"] = filled
     model_config, model = make(unet_config)
     # Round trip: let ComfyUI derive the unet config from the skeleton itself.
     sd = model.diffusion_model.state_dict()
@@ -429,6 +531,8 @@ def main(argv=None):
         }
         if "rebuilt_from_detected_config" in info:
             result["rebuilt_from_detected_config"] = info["rebuilt_from_detected_config"]
+        if "filled_required_parameters" in info:
+            result["filled_required_parameters"] = info["filled_required_parameters"]
     json.dump(result, real_stdout, indent=1, sort_keys=False)
     real_stdout.write("\n")
     real_stdout.flush()

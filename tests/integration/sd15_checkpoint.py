@@ -10,6 +10,7 @@ stays finite. The file is streamed tensor by tensor (memory stays small).
 """
 
 import argparse
+import inspect
 import json
 import os
 import struct
@@ -22,20 +23,27 @@ _AUTOENCODER = {"double_z": True, "z_channels": 4, "resolution": 256, "in_channe
 def shapes(comfy_dir: str) -> dict:
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, here)
-    from comfy_oracle import UNET_CONFIGS, _setup_comfy  # the suite's own ComfyUI bootstrap
+    from comfy_oracle import UNET_CONFIGS, _complete_unet_config, _setup_comfy  # the suite's own ComfyUI bootstrap
     torch = _setup_comfy(comfy_dir)
     import comfy.model_detection
     import comfy.sd
     from comfy.ldm.models.autoencoder import AutoencoderKL
     meta = torch.device("meta")
-    model_config = comfy.model_detection.model_config_from_unet_config(dict(UNET_CONFIGS["sd1"][0]))
+    unet_config, _filled = _complete_unet_config(torch, UNET_CONFIGS["sd1"][0])
+    model_config = comfy.model_detection.model_config_from_unet_config(dict(unet_config))
     with torch.device("meta"):
         model = model_config.get_model({}, "", device=meta)
         vae = AutoencoderKL(ddconfig=_AUTOENCODER, embed_dim=4)
     target = model_config.clip_target()
     clip = comfy.sd.CLIP(target, model_options={"initial_device": meta})
     clip_sd = clip.cond_stage_model.state_dict()
-    sd = model.state_dict_for_saving(clip_sd, vae.state_dict())
+    parts = {"clip_state_dict": clip_sd, "vae_state_dict": vae.state_dict()}
+    # By keyword: since ComfyUI 0.11.1 the caller hands over the UNet weights as the first
+    # parameter (`unet_state_dict`); before, the model read its own. Positional arguments
+    # would put the CLIP weights where the UNet's belong on the newer versions.
+    if "unet_state_dict" in inspect.signature(model.state_dict_for_saving).parameters:
+        parts["unet_state_dict"] = model.diffusion_model.state_dict()
+    sd = model.state_dict_for_saving(**parts)
     return {k: tuple(v.shape) for k, v in sd.items() if v.dtype.is_floating_point}
 
 
