@@ -43,7 +43,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import resource
 import sys
 import time
