@@ -21,8 +21,8 @@ from . import config_files as cf
 from .analysis_cache import cached_analysis
 from .errors import ConfigConflict, InvalidDocument
 from .fs_safety import atomic_write
-from .operations import reader_store
 from .queries import public
+from .store import Store
 
 EDITABLE = {"name": str, "notes": str, "default_weight": float, "tags": list, "trigger_words": list}
 MAX_TEXT = 10000
@@ -65,15 +65,17 @@ def _classification(store, root: str, item: dict) -> dict:
 
 
 def lora_analysis(root: str, item: dict) -> dict:
-    """engine.analysis of the LoRA, from the store's cache (computed and kept on first use)."""
-    with reader_store(root) as (store, persist):
-        return {"path": os.path.join(root, item["path"]), **cached_analysis(store, root, item["id"], item["path"], persist)}
+    """engine.analysis of the LoRA, from the store's cache (computed and kept on first use). The
+    store is opened without the library's writer lock: reading it and adding one cache row is
+    safe beside a running organize (SQLite serializes the writes), and never makes it busy."""
+    with Store.open(root) as store:
+        return {"path": os.path.join(root, item["path"]), **cached_analysis(store, root, item["id"], item["path"])}
 
 
 def lora_detail(root: str, item: dict, paths: list, want_analysis: bool = True, preview_url: str | None = None) -> dict:
     """Config, classification, analysis, trigger words and default weight of one LoRA."""
     config, config_error = read_user_config(root, item)
-    with reader_store(root) as (store, _):
+    with Store.open(root) as store:
         insp = _classification(store, root, item)
     analysis = lora_analysis(root, item) if want_analysis and insp.get("ok") else None
     out = dict(public(item))

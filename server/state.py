@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ..engine.analysis import analyze_file
 from ..engine.plan_cache import PlanCache
 from ..library import operations
-from ..library.errors import InvalidDocument, LibraryBusy, LibraryError, NotFound
+from ..library.errors import InvalidDocument, LibraryError, NotFound
 from ..library.lora_details import lora_analysis
 from ..library.planning import plan_request
 from ..library.queries import Index, index_items
@@ -218,12 +218,12 @@ class LibraryState:
             yield store
 
     def plan(self, request, save_as: str | None = None):
-        """library.planning.plan_request in the primary root's library (warm, with history)."""
+        """library.planning.plan_request in the primary root's library (warm, kept in the history).
+        Its store is opened without the writer lock (only store rows are written), so planning never
+        makes an organize job busy."""
         root = self.primary_root()
-        with operations.reader_store(root, create=True) as (store, persist):
-            if save_as is not None and not persist:
-                raise LibraryBusy(f"the library '{root}' is busy: the plan cannot be saved now; try again")
-            return plan_request(request, store, root, save_as=save_as, history=persist, cache=self.plan_cache)
+        with Store.open(root) as store:
+            return plan_request(request, store, root, save_as=save_as, cache=self.plan_cache)
 
     def close(self) -> None:
         self.background.shutdown(wait=True)

@@ -328,3 +328,17 @@ async def test_detail_reads_the_store_and_measures_once(client, monkeypatch):
     assert first == again and first["analysis"]["ok"] and first["classification"]["architecture"] == "sd1"
     assert len(measured) == 1 and measured[0].endswith(first["path"])
     assert first["analysis"]["path"] == measured[0]
+
+
+async def test_plans_and_details_work_while_a_writer_holds_the_library(client, library):
+    """Planning and the detail route write only store rows (history, cache), so they neither wait
+    for nor take the writer lock: an organize running meanwhile is never made busy by them."""
+    from lora_atlas.library.lock import library_lock
+    listing = await _json(await client.get("/lora-atlas/loras?q=watercolor"))
+    req = {"loras": [{"path": "styles/watercolor.safetensors"}, {"path": "characters/hero.safetensors"}]}
+    with library_lock(library, "organize"):
+        plan = await _json(await client.post("/lora-atlas/plan", json=req))
+        detail = await _json(await client.get(f"/lora-atlas/loras/{listing['items'][0]['id']}"))
+        history = await _json(await client.get("/lora-atlas/plan-history"))
+    assert len(plan["loras"]) == 2 and detail["analysis"]["ok"]
+    assert history["history"][0]["loras"] == [lo["path"] for lo in plan["loras"]]
