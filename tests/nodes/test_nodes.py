@@ -126,6 +126,21 @@ def test_planner_checks_the_model_family(service):
         LoraAtlasPlanner().plan("balanced", 0.5, model=Model(), lora_1="styles/watercolor.safetensors")
 
 
+def test_planner_tells_flux2_from_flux(service, library):
+    """ComfyUI 0.33.0's Flux2 class name starts with Flux: a Flux.1 stack must not pass on it."""
+    from lora_atlas.demo.synthetic_loras import write_fixture
+    write_fixture("flux_lora", f"{library}/styles/flux_ink.safetensors", rank=1)
+    service.refresh()
+
+    def model(class_name):
+        config = type(class_name, (), {})()
+        return type("Model", (), {"model": type("BaseModel", (), {"model_config": config})()})()
+
+    with pytest.raises(ValueError, match="the stack is flux but the MODEL is a flux2 checkpoint"):
+        LoraAtlasPlanner().plan("balanced", 0.5, model=model("Flux2"), lora_1="styles/flux_ink.safetensors")
+    assert LoraAtlasPlanner().plan("balanced", 0.5, model=model("Flux"), lora_1="styles/flux_ink.safetensors")
+
+
 def test_apply_plan_block_ratios_follow_inspire_positions():
     from lora_atlas.engine.taxonomy import rules_for
     from lora_atlas.nodes.apply_plan import block_ratios, patch_ratio
