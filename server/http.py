@@ -56,12 +56,19 @@ def guard(fn):
 
 
 async def read_json(request, limit: int = MAX_BODY):
-    """The request's JSON body (any JSON value), with 413 past `limit` and 400 when malformed."""
+    """The request's JSON body (any JSON value), with 413 past `limit` and 400 when malformed.
+
+    The whole body is read, however it arrives (in several TCP segments, chunked): one `read()`
+    returns only what has arrived so far and would cut a valid body in two."""
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"body too large: at most {limit} bytes")
-    raw = await request.content.read(limit + 1)
-    if len(raw) > limit:
-        raise ApiError(413, f"body too large: at most {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"body too large: at most {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     if not raw.strip():
         raise ApiError(400, "expected a JSON body")
     try:
