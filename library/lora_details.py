@@ -19,10 +19,11 @@ import os
 from ..engine.inspect import Inspection, inspect_file
 from . import config_files as cf
 from .analysis_cache import cached_analysis
-from .errors import ConfigConflict, InvalidDocument
+from .errors import ConfigConflict, InvalidDocument, OutsideRoots
 from .fs_safety import atomic_write
 from .operations import reader_store
 from .queries import public
+from .roots import within_root
 
 EDITABLE = {"name": str, "notes": str, "default_weight": float, "tags": list, "trigger_words": list}
 MAX_TEXT = 10000
@@ -35,11 +36,14 @@ def config_path(root: str, item: dict) -> str:
 
 
 def read_user_config(root: str, item: dict):
-    """(config dict or None, problem or None) of the LoRA's config.yaml, without the `_atlas` block."""
+    """(config dict or None, problem or None) of the LoRA's config.yaml, without the `_atlas` block.
+    A config.yaml that is a link leading outside the root is not read (its content is not ours)."""
     if not item["has_config"]:
         return None, None
     try:
-        config = cf.read_config(config_path(root, item))
+        config = cf.read_config(within_root(root, config_path(root, item)))
+    except OutsideRoots:
+        return None, "config.yaml: a link leading outside the LoRA root; not read"
     except cf.ConfigUnreadable as exc:
         return None, f"config.yaml: {exc}"
     if isinstance(config, dict):
@@ -71,7 +75,9 @@ def lora_analysis(root: str, item: dict) -> dict:
 
 
 def lora_detail(root: str, item: dict, paths: list, want_analysis: bool = True, preview_url: str | None = None) -> dict:
-    """Config, classification, analysis, trigger words and default weight of one LoRA."""
+    """Config, classification, analysis, trigger words and default weight of one LoRA. A LoRA file
+    that is a link leading outside its root is refused (OutsideRoots), as a path given to a route is."""
+    within_root(root, os.path.join(root, item["path"]))
     config, config_error = read_user_config(root, item)
     with reader_store(root) as (store, _):
         insp = _classification(store, root, item)
@@ -115,6 +121,7 @@ def edit_config(root: str, item: dict, body) -> dict:
     """Change a few user fields of the LoRA's config.yaml (organize keeps them from then on)."""
     fields = check_edit(body)
     path = config_path(root, item)
+    within_root(root, path)              # a link leading outside: never read and copied into the root
     try:
         config = cf.read_config(path) if item["has_config"] else None
     except cf.ConfigUnreadable as exc:

@@ -30,7 +30,7 @@ async def list_loras(request, ctx):
 
 def _detail(state, lora_id: str, want_analysis: bool) -> dict:
     found = state.find(lora_id)
-    item = found[0]
+    item = state.find_readable(lora_id)[0]
     url = f"{PREFIX}/preview/{item['id']}" if item["has_preview"] else None
     return lora_detail(state.roots()[item["root"]], item, [it["path"] for it in found], want_analysis, url)
 

@@ -17,11 +17,12 @@ from .http import int_param, json_response, read_json
 
 
 def _resolver(state):
-    """resolve(entry, where) -> (real path, role) of a plan request's LoRA, inside the LoRA roots."""
+    """resolve(entry, where) -> (real path, role) of a plan request's LoRA, inside the LoRA roots
+    (by id too: a listed LoRA whose file is a link leading outside its root is refused)."""
     def resolve(entry, where):
         if "id" in entry:
-            item = state.find(entry["id"])[0]
-            return state.full_path(item), item["role"]
+            item, real = state.find_readable(entry["id"])
+            return real, item["role"]
         _, rel, real = confine(state.roots(), entry["path" if "path" in entry else "lora_name"], entry.get("root"))
         return real, role_at(rel, os.path.dirname(real))
     return resolve

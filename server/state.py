@@ -23,11 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 from ..engine.analysis import analyze_file
 from ..engine.plan_cache import PlanCache
 from ..library import operations
-from ..library.errors import InvalidDocument, LibraryBusy, LibraryError, NotFound
+from ..library.errors import InvalidDocument, LibraryBusy, LibraryError, NotFound, OutsideRoots
 from ..library.lora_details import lora_analysis
 from ..library.planning import plan_request
 from ..library.queries import Index, index_items
-from ..library.roots import check_root_index
+from ..library.roots import check_root_index, confine
 from ..library.scan import load_rows
 from ..library.store import DB_NAME, STATE_DIR, Store
 from .events import EVENT_LIBRARY
@@ -183,6 +183,19 @@ class LibraryState:
         if not found:
             raise NotFound(f"no LoRA with id {lora_id!r} (the listing gives the ids)")
         return found
+
+    def find_readable(self, lora_id) -> tuple[dict, str]:
+        """(listing item, real path) of the first copy of `lora_id` whose file stays inside its
+        root: the routes never read a LoRA file through a link leading outside (OutsideRoots)."""
+        found = self.find(lora_id)
+        roots = self.roots()
+        refused = None
+        for item in found:
+            try:
+                return item, confine(roots, item["path"], item["root"])[2]
+            except OutsideRoots as exc:
+                refused = exc
+        raise refused if refused is not None else NotFound(f"no LoRA with id {lora_id!r}")
 
     def by_lora_name(self, name: str):
         """The listing item of a ComfyUI `lora_name` (relative path with OS separators)."""
