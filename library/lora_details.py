@@ -55,7 +55,9 @@ def user_fields(config, item: dict) -> dict:
     """What a person set in config.yaml wins over what the file says: default weight, trigger words."""
     config = config or {}
     weight = config.get("default_weight", 1.0)
-    weight = float(weight) if isinstance(weight, (int, float)) and not isinstance(weight, bool) else 1.0
+    # a hand-edited weight of thousands of digits is no weight (float() would raise OverflowError)
+    weight = float(weight) if isinstance(weight, (int, float)) and not isinstance(weight, bool) and \
+        -1e6 < weight < 1e6 else 1.0
     return {"default_weight": weight, "trigger_words": config.get("trigger_words") or item.get("trigger_words") or []}
 
 
@@ -94,8 +96,18 @@ def lora_detail(root: str, item: dict, paths: list, want_analysis: bool = True, 
     return out
 
 
+def _unicode(text: str) -> bool:
+    """Whether `text` can be written as UTF-8 (JSON's `\\ud800` gives a lone surrogate, which cannot)."""
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def check_edit(body) -> dict:
-    """The fields of a config edit; InvalidDocument listing every problem."""
+    """The fields of a config edit; InvalidDocument listing every problem (a text that cannot be
+    written to config.yaml included, rather than a failure half-way through the write)."""
     if not isinstance(body, dict) or not body:
         raise InvalidDocument([f"expected an object with some of {', '.join(EDITABLE)}"])
     problems = []
@@ -108,10 +120,12 @@ def check_edit(body) -> dict:
                 problems.append(f"{key}: expected a number between -10 and 10")
         elif kind is list:
             if not isinstance(value, list) or len(value) > MAX_ITEMS or \
-                    not all(isinstance(v, str) and len(v) <= MAX_ITEMS for v in value):
+                    not all(isinstance(v, str) and len(v) <= MAX_ITEMS and _unicode(v) for v in value):
                 problems.append(f"{key}: expected a list of texts")
         elif not isinstance(value, str) or len(value) > MAX_TEXT:
             problems.append(f"{key}: expected a text of at most {MAX_TEXT} characters")
+        elif not _unicode(value):
+            problems.append(f"{key}: not valid Unicode (a lone surrogate such as \\ud800)")
     if problems:
         raise InvalidDocument(problems)
     return body

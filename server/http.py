@@ -17,6 +17,7 @@ from .errors import KNOWN_ERRORS, ApiError, status_of
 
 PREFIX = "/lora-atlas"
 MAX_BODY = 1 << 20                       # 1 MiB: plans and config edits are small
+MAX_DEPTH = 64                           # nesting of a JSON body: requests are a few levels deep
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 log = logging.getLogger("lora_atlas")
 
@@ -24,7 +25,10 @@ try:
     import orjson
 
     def dumps(doc) -> bytes:
-        return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)
+        try:
+            return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:                # e.g. an integer past 64 bits in a hand-edited config.yaml
+            return json.dumps(doc, default=str).encode()
 except ImportError:  # pragma: no cover - orjson is a dependency
     def dumps(doc) -> bytes:
         return json.dumps(doc).encode()
@@ -59,7 +63,8 @@ async def read_json(request, limit: int = MAX_BODY):
     """The request's JSON body (any JSON value), with 413 past `limit` and 400 when malformed.
 
     The whole body is read, however it arrives (in several TCP segments, chunked): one `read()`
-    returns only what has arrived so far and would cut a valid body in two."""
+    returns only what has arrived so far and would cut a valid body in two. Deep nesting and lone
+    surrogates are refused here (400), before a handler fails on them with a 500."""
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"body too large: at most {limit} bytes")
     chunks, size = [], 0
@@ -72,9 +77,39 @@ async def read_json(request, limit: int = MAX_BODY):
     if not raw.strip():
         raise ApiError(400, "expected a JSON body")
     try:
-        return json.loads(raw)
+        doc = json.loads(raw)
+    except RecursionError:
+        raise ApiError(400, f"body is nested too deeply (at most {MAX_DEPTH} levels)") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"body is not valid JSON ({exc})") from None
+    _check_document(doc)
+    return doc
+
+
+def _check_document(doc) -> None:
+    """ApiError(400) for a body nested deeper than MAX_DEPTH or holding a text that is not valid
+    Unicode (a lone surrogate such as \\ud800 cannot be written to a file or the store)."""
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            values = ()
+            texts = (value,)
+        elif isinstance(value, dict):
+            values, texts = value.values(), value.keys()
+        elif isinstance(value, list):
+            values, texts = value, ()
+        else:
+            continue
+        for text in texts:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ApiError(400, "body holds a text that is not valid Unicode (a lone surrogate such as "
+                                    "\\ud800)") from None
+        if values and depth >= MAX_DEPTH:
+            raise ApiError(400, f"body is nested too deeply (at most {MAX_DEPTH} levels)")
+        stack.extend((v, depth + 1) for v in values)
 
 
 def int_param(value, name: str) -> int:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 import pytest
-
-pytestmark = pytest.mark.asyncio
 
 
 async def _raw(client, method: str, path: str, headers: dict, parts, pause: float = 0.1):
@@ -79,3 +78,70 @@ async def test_a_100_mb_chunked_body_is_413_not_400(client):
             yield b" " * (1 << 20)
     resp = await client.post("/lora-atlas/plan", data=gen(), headers={"Content-Type": "application/json"})
     assert resp.status == 413, await resp.text()
+
+
+HUGE = "4" * 4200                                # a JSON integer no float can hold
+
+
+@pytest.mark.parametrize("path, method, body", [
+    ("/lora-atlas/plan", "POST", '{"loras": [{"path": "styles/watercolor.safetensors", "strength_model": %s}]}'),
+    ("/lora-atlas/plan", "POST", '{"loras": [{"path": "styles/watercolor.safetensors", "strength_clip": -%s}]}'),
+    ("/lora-atlas/plan", "POST", '{"loras": [{"path": "styles/watercolor.safetensors"}], "headroom": %s}'),
+    ("/lora-atlas/plan", "POST",
+     '{"loras": [{"path": "styles/watercolor.safetensors", "profile": {"OUT": %s}}]}'),
+    ("/lora-atlas/profiles/huge", "PUT", '{"multipliers": {"OUT": %s}}'),
+    ("/lora-atlas/templates/huge", "PUT", '{"headroom": %s}'),
+    ("/lora-atlas/settings", "PUT", '{"rescan_interval": %s}'),
+])
+async def test_a_4200_digit_number_is_400_not_500(client, path, method, body):
+    resp = await client.request(method, path, data=(body % HUGE).encode(), headers={"Content-Type": "application/json"})
+    assert resp.status == 400, await resp.text()
+    assert "internal error" not in (await resp.json())["error"]
+
+
+@pytest.mark.parametrize("path, method", [("/lora-atlas/plan", "POST"), ("/lora-atlas/templates/deep", "PUT"),
+                                          ("/lora-atlas/jobs/check", "POST")])
+async def test_a_body_nested_100000_deep_is_400_not_500(client, path, method):
+    for body in ("[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "1" + "}" * 100_000, "[" * 200 + "]" * 200):
+        resp = await client.request(method, path, data=body.encode(), headers={"Content-Type": "application/json"})
+        assert resp.status == 400, await resp.text()
+        assert "nested too deeply" in (await resp.json())["error"]
+
+
+async def test_a_lone_surrogate_is_400_not_500(client, ctx, library):
+    from lora_atlas.library import operations
+    operations.organize(library, previews=False)
+    ctx.state.refresh()
+    item = (await (await client.get("/lora-atlas/loras?q=characters/hero")).json())["items"][0]
+    config = os.path.join(library, "characters", "hero", "config.yaml")
+    before = open(config, "rb").read()
+    for path, method, body in ((f"/lora-atlas/loras/{item['id']}/config", "PATCH", '{"notes": "a\\ud800b"}'),
+                               (f"/lora-atlas/loras/{item['id']}/config", "POST", '{"tags": ["\\udfff"]}'),
+                               ("/lora-atlas/plans", "POST", '{"name": "\\ud800", "request": {"loras": []}}'),
+                               ("/lora-atlas/templates/t", "PUT", '{"policy": "none", "profiles": {"\\ud800": "x"}}')):
+        resp = await client.request(method, path, data=body.encode(), headers={"Content-Type": "application/json"})
+        assert resp.status == 400, (path, await resp.text())
+        assert "Unicode" in (await resp.json())["error"]
+    assert open(config, "rb").read() == before
+
+
+def test_config_edit_refuses_a_lone_surrogate_before_writing():
+    from lora_atlas.library.errors import InvalidDocument
+    from lora_atlas.library.lora_details import check_edit
+    with pytest.raises(InvalidDocument) as info:
+        check_edit({"notes": "a\ud800", "trigger_words": ["ok", "\udfff"], "name": "fine"})
+    assert info.value.problems == ["notes: not valid Unicode (a lone surrogate such as \\ud800)",
+                                   "trigger_words: expected a list of texts"]
+
+
+async def test_a_hand_edited_4200_digit_default_weight_is_no_weight(client, ctx, library):
+    from lora_atlas.library import operations
+    operations.organize(library, previews=False)
+    ctx.state.refresh()
+    item = (await (await client.get("/lora-atlas/loras?q=characters/hero")).json())["items"][0]
+    config = os.path.join(library, "characters", "hero", "config.yaml")
+    text = open(config, encoding="utf-8").read().replace("default_weight: 1.0", f"default_weight: {HUGE}")
+    open(config, "w", encoding="utf-8").write(text)
+    resp = await client.get(f"/lora-atlas/loras/{item['id']}?analysis=0")
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["default_weight"] == 1.0
