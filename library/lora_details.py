@@ -21,6 +21,7 @@ from . import config_files as cf
 from .analysis_cache import cached_analysis
 from .errors import ConfigConflict, InvalidDocument, OutsideRoots
 from .fs_safety import atomic_write
+from .lock import library_lock
 from .operations import reader_store
 from .queries import public
 from .roots import within_root
@@ -28,6 +29,7 @@ from .roots import within_root
 EDITABLE = {"name": str, "notes": str, "default_weight": float, "tags": list, "trigger_words": list}
 MAX_TEXT = 10000
 MAX_ITEMS = 200
+EDIT_WAIT = 5.0                          # seconds a config edit waits for the library lock
 _FIELD_ORDER = [f.name for f in dataclasses.fields(Inspection)]
 
 
@@ -132,17 +134,25 @@ def check_edit(body) -> dict:
 
 
 def edit_config(root: str, item: dict, body) -> dict:
-    """Change a few user fields of the LoRA's config.yaml (organize keeps them from then on)."""
+    """Change a few user fields of the LoRA's config.yaml (organize keeps them from then on).
+
+    Under the library lock (waiting a few seconds for a scan to end): organize and undo move the
+    LoRA's folder while they hold it, so an edit meanwhile would write into a folder that is going
+    away (LibraryBusy, 409, instead); a LoRA no longer where `item` says moved before the lock."""
     fields = check_edit(body)
     path = config_path(root, item)
     within_root(root, path)              # a link leading outside: never read and copied into the root
-    try:
-        config = cf.read_config(path) if item["has_config"] else None
-    except cf.ConfigUnreadable as exc:
-        raise ConfigConflict(f"config.yaml: {exc}; fix it by hand first") from None
-    if config is None:
-        raise ConfigConflict("this LoRA has no config.yaml yet: organize the library first")
-    config.update(fields)
-    atomic_write(path, cf.render(config))
+    with library_lock(root, "edit config.yaml", wait=EDIT_WAIT):
+        if not os.path.isfile(os.path.join(root, item["path"])):
+            raise ConfigConflict(f"{item['path']} has moved (organize or undo ran meanwhile); "
+                                 "reload the listing and edit again")
+        try:
+            config = cf.read_config(path) if item["has_config"] else None
+        except cf.ConfigUnreadable as exc:
+            raise ConfigConflict(f"config.yaml: {exc}; fix it by hand first") from None
+        if config is None:
+            raise ConfigConflict("this LoRA has no config.yaml yet: organize the library first")
+        config.update(fields)
+        atomic_write(path, cf.render(config))
     config.pop("_atlas", None)
     return config
