@@ -235,17 +235,17 @@ class LibraryState:
         return found
 
     def find_readable(self, lora_id) -> tuple[dict, str]:
-        """(listing item, real path) of the first copy of `lora_id` whose file stays inside its
-        root: the routes never read a LoRA file through a link leading outside (OutsideRoots)."""
-        found = self.find(lora_id)
+        """(listing item, real path) of the first copy of `lora_id` whose file is there and stays
+        inside its root: the routes never read a LoRA file through a link leading outside
+        (OutsideRoots); a copy gone since the last scan is NotFound."""
         roots = self.roots()
         refused = None
-        for item in found:
+        for item in self.find(lora_id):
             try:
                 return item, confine(roots, item["path"], item["root"])[2]
-            except OutsideRoots as exc:
+            except (OutsideRoots, NotFound) as exc:
                 refused = exc
-        raise refused if refused is not None else NotFound(f"no LoRA with id {lora_id!r}")
+        raise refused
 
     def by_lora_name(self, name: str):
         """The listing item of a ComfyUI `lora_name` (relative path with OS separators)."""
