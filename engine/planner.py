@@ -96,6 +96,8 @@ def check_number(value, what: str, limit: float = STRENGTH_LIMIT):
     """(float, None) or (None, problem) for a user-given strength."""
     try:
         x = float(value)
+    except OverflowError:                # an integer too large for a float: out of range, not a crash
+        return None, f"{what} is a number too large (outside Inspire's range -{limit:g}..{limit:g})"
     except (TypeError, ValueError):
         return None, f"{what} {value!r} is not a number"
     if not math.isfinite(x):
@@ -110,7 +112,8 @@ def validate_options(policy: str, headroom: float, role_order) -> list:
     problems = []
     if policy not in POLICIES:
         problems.append(f"unknown policy {policy!r}: choose one of {', '.join(POLICIES)}")
-    if not isinstance(headroom, (int, float)) or not math.isfinite(headroom) or not 0 <= headroom <= MAX_HEADROOM:
+    # the range first: math.isfinite of a 4,200-digit integer raises OverflowError
+    if not isinstance(headroom, (int, float)) or not 0 <= headroom <= MAX_HEADROOM or not math.isfinite(headroom):
         problems.append(f"headroom {headroom!r} must be a number between 0 and {MAX_HEADROOM:g}")
     if len(set(role_order)) != len(tuple(role_order)):
         problems.append(f"role order {list(role_order)} names a role twice")

@@ -1,4 +1,4 @@
-"""One writer per library: organize, clean, undo and repair hold `<root>/.lora-atlas/lock`.
+"""One writer per library: organize, clean, undo, repair and a config edit hold `<root>/.lora-atlas/lock`.
 
 The lock is an OS advisory lock (flock / msvcrt), so it disappears with the process that held it,
 even after a kill: there is no stale lock to clean up. Readers (check, reconcile, a ComfyUI server
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 
 from .errors import LibraryBusy
 from .store import STATE_DIR
@@ -23,14 +24,20 @@ except ImportError:  # Windows
 
 
 @contextlib.contextmanager
-def library_lock(root: str, action: str = "organize"):
-    """Hold the library's writer lock, or raise `LibraryBusy` at once naming who holds it."""
+def library_lock(root: str, action: str = "organize", wait: float = 0.0):
+    """Hold the library's writer lock, or raise `LibraryBusy` naming who holds it: at once, or
+    after `wait` seconds for a short write (a config edit) that may meet a scan about to end."""
     state = os.path.join(root, STATE_DIR)
     os.makedirs(state, exist_ok=True)
     path = os.path.join(state, LOCK_NAME)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        if not _try_lock(fd):
+        deadline = time.monotonic() + wait
+        locked = _try_lock(fd)
+        while not locked and time.monotonic() < deadline:
+            time.sleep(0.05)
+            locked = _try_lock(fd)
+        if not locked:
             holder = _read_holder(fd)
             raise LibraryBusy(f"the library '{root}' is busy: {holder or 'another process'} is changing it; "
                               "try again when it has finished (reading commands such as check and reconcile still work)")

@@ -19,14 +19,17 @@ import os
 from ..engine.inspect import Inspection, inspect_file
 from . import config_files as cf
 from .analysis_cache import cached_analysis
-from .errors import ConfigConflict, InvalidDocument
+from .errors import ConfigConflict, InvalidDocument, OutsideRoots
 from .fs_safety import atomic_write
+from .lock import library_lock
 from .queries import public
+from .roots import within_root
 from .store import Store
 
 EDITABLE = {"name": str, "notes": str, "default_weight": float, "tags": list, "trigger_words": list}
 MAX_TEXT = 10000
 MAX_ITEMS = 200
+EDIT_WAIT = 5.0                          # seconds a config edit waits for the library lock
 _FIELD_ORDER = [f.name for f in dataclasses.fields(Inspection)]
 
 
@@ -35,11 +38,14 @@ def config_path(root: str, item: dict) -> str:
 
 
 def read_user_config(root: str, item: dict):
-    """(config dict or None, problem or None) of the LoRA's config.yaml, without the `_atlas` block."""
+    """(config dict or None, problem or None) of the LoRA's config.yaml, without the `_atlas` block.
+    A config.yaml that is a link leading outside the root is not read (its content is not ours)."""
     if not item["has_config"]:
         return None, None
     try:
-        config = cf.read_config(config_path(root, item))
+        config = cf.read_config(within_root(root, config_path(root, item)))
+    except OutsideRoots:
+        return None, "config.yaml: a link leading outside the LoRA root; not read"
     except cf.ConfigUnreadable as exc:
         return None, f"config.yaml: {exc}"
     if isinstance(config, dict):
@@ -51,7 +57,9 @@ def user_fields(config, item: dict) -> dict:
     """What a person set in config.yaml wins over what the file says: default weight, trigger words."""
     config = config or {}
     weight = config.get("default_weight", 1.0)
-    weight = float(weight) if isinstance(weight, (int, float)) and not isinstance(weight, bool) else 1.0
+    # a hand-edited weight of thousands of digits is no weight (float() would raise OverflowError)
+    weight = float(weight) if isinstance(weight, (int, float)) and not isinstance(weight, bool) and \
+        -1e6 < weight < 1e6 else 1.0
     return {"default_weight": weight, "trigger_words": config.get("trigger_words") or item.get("trigger_words") or []}
 
 
@@ -73,7 +81,9 @@ def lora_analysis(root: str, item: dict) -> dict:
 
 
 def lora_detail(root: str, item: dict, paths: list, want_analysis: bool = True, preview_url: str | None = None) -> dict:
-    """Config, classification, analysis, trigger words and default weight of one LoRA."""
+    """Config, classification, analysis, trigger words and default weight of one LoRA. A LoRA file
+    that is a link leading outside its root is refused (OutsideRoots), as a path given to a route is."""
+    within_root(root, os.path.join(root, item["path"]))
     config, config_error = read_user_config(root, item)
     with Store.open(root) as store:
         insp = _classification(store, root, item)
@@ -90,8 +100,18 @@ def lora_detail(root: str, item: dict, paths: list, want_analysis: bool = True, 
     return out
 
 
+def _unicode(text: str) -> bool:
+    """Whether `text` can be written as UTF-8 (JSON's `\\ud800` gives a lone surrogate, which cannot)."""
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def check_edit(body) -> dict:
-    """The fields of a config edit; InvalidDocument listing every problem."""
+    """The fields of a config edit; InvalidDocument listing every problem (a text that cannot be
+    written to config.yaml included, rather than a failure half-way through the write)."""
     if not isinstance(body, dict) or not body:
         raise InvalidDocument([f"expected an object with some of {', '.join(EDITABLE)}"])
     problems = []
@@ -104,26 +124,37 @@ def check_edit(body) -> dict:
                 problems.append(f"{key}: expected a number between -10 and 10")
         elif kind is list:
             if not isinstance(value, list) or len(value) > MAX_ITEMS or \
-                    not all(isinstance(v, str) and len(v) <= MAX_ITEMS for v in value):
+                    not all(isinstance(v, str) and len(v) <= MAX_ITEMS and _unicode(v) for v in value):
                 problems.append(f"{key}: expected a list of texts")
         elif not isinstance(value, str) or len(value) > MAX_TEXT:
             problems.append(f"{key}: expected a text of at most {MAX_TEXT} characters")
+        elif not _unicode(value):
+            problems.append(f"{key}: not valid Unicode (a lone surrogate such as \\ud800)")
     if problems:
         raise InvalidDocument(problems)
     return body
 
 
 def edit_config(root: str, item: dict, body) -> dict:
-    """Change a few user fields of the LoRA's config.yaml (organize keeps them from then on)."""
+    """Change a few user fields of the LoRA's config.yaml (organize keeps them from then on).
+
+    Under the library lock (waiting a few seconds for a scan to end): organize and undo move the
+    LoRA's folder while they hold it, so an edit meanwhile would write into a folder that is going
+    away (LibraryBusy, 409, instead); a LoRA no longer where `item` says moved before the lock."""
     fields = check_edit(body)
     path = config_path(root, item)
-    try:
-        config = cf.read_config(path) if item["has_config"] else None
-    except cf.ConfigUnreadable as exc:
-        raise ConfigConflict(f"config.yaml: {exc}; fix it by hand first") from None
-    if config is None:
-        raise ConfigConflict("this LoRA has no config.yaml yet: organize the library first")
-    config.update(fields)
-    atomic_write(path, cf.render(config))
+    within_root(root, path)              # a link leading outside: never read and copied into the root
+    with library_lock(root, "edit config.yaml", wait=EDIT_WAIT):
+        if not os.path.isfile(os.path.join(root, item["path"])):
+            raise ConfigConflict(f"{item['path']} has moved (organize or undo ran meanwhile); "
+                                 "reload the listing and edit again")
+        try:
+            config = cf.read_config(path) if item["has_config"] else None
+        except cf.ConfigUnreadable as exc:
+            raise ConfigConflict(f"config.yaml: {exc}; fix it by hand first") from None
+        if config is None:
+            raise ConfigConflict("this LoRA has no config.yaml yet: organize the library first")
+        config.update(fields)
+        atomic_write(path, cf.render(config))
     config.pop("_atlas", None)
     return config

@@ -100,7 +100,11 @@ def _number(value, what: str, problems: list):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         problems.append(f"{what}: expected a number, got {type(value).__name__}")
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:                # a JSON integer of thousands of digits: no float holds it
+        problems.append(f"{what}: a number too large ({len(str(abs(value)))} digits)")
+        return None
 
 
 def _lora_from_json(entry, where: str, resolve, problems: list):

@@ -70,6 +70,16 @@ def _candidates(roots, path, root_index):
     return found
 
 
+def within_root(root: str, path: str) -> str:
+    """The real path of `path`, a file of the library at `root` that a route reads or writes (a
+    config.yaml, a LoRA file found by id); OutsideRoots when a link, the file's own or a folder's on
+    the way, takes it out of the root: its content must not be served or copied into the root."""
+    real = os.path.realpath(path)
+    if not inside(real, os.path.realpath(root)):
+        raise OutsideRoots(f"{os.path.relpath(path, root)!r} is a link leading outside its LoRA root; not read")
+    return real
+
+
 def confined_image(roots: list, path, root_index=None) -> str:
     """The real path of an image file inside the LoRA roots, or OutsideRoots."""
     _, _, real = confine(roots, path, root_index)

@@ -82,11 +82,31 @@ def lora_path(name: str) -> str:
         raise ValueError(str(exc)) from None
 
 
+def request_policy():
+    """server.http.RequestPolicy of the pack's routes inside ComfyUI, from ComfyUI's own flags.
+
+    ComfyUI's origin middleware refuses a foreign Origin only when the Host resolves to loopback
+    (0.33 also refuses `Sec-Fetch-Site: cross-site`; 0.3.64 does not), is replaced by a CORS
+    middleware under `--enable-cors-header`, and never checks Host nor Content-Type. The pack's
+    routes are never weaker: Origin, Sec-Fetch-Site and the JSON-only rule apply always (only the
+    `--enable-cors-header` origin, or any under "*", is let through, as ComfyUI lets it through),
+    and the Host check follows `--listen`: on when ComfyUI listens on loopback only (another Host
+    is then DNS rebinding), off when the user chose to listen on another address. A reverse proxy
+    in front of a loopback ComfyUI names its host in LORA_ATLAS_ALLOWED_HOSTS (comma-separated)."""
+    from ..server.http import RequestPolicy, is_loopback_name
+    args = getattr(sys.modules.get("comfy.cli_args"), "args", None)
+    listen = getattr(args, "listen", None) or "127.0.0.1"
+    loopback = all(is_loopback_name(a.strip().strip("[]")) for a in str(listen).split(",") if a.strip())
+    hosts = tuple(h.strip().lower() for h in os.environ.get("LORA_ATLAS_ALLOWED_HOSTS", "").split(",") if h.strip())
+    return RequestPolicy(loopback_host=loopback, allowed_origin=getattr(args, "enable_cors_header", None),
+                         allowed_hosts=hosts)
+
+
 def register_routes() -> bool:
     """Attach server/'s routes to ComfyUI's server when running inside it."""
     ps = prompt_server()
     if ps is None:
         return False
     from ..server.routes import add_routes
-    add_routes(ps.routes, get_context)
+    add_routes(ps.routes, get_context, policy=request_policy())
     return True

@@ -1,6 +1,11 @@
 """`lora-atlas serve`: the routes without ComfyUI, as a plain aiohttp application bound to
 loopback, with a `/ws` websocket that relays the server's events in ComfyUI's message shape
-(`{"type": event, "data": ...}`, server/events.py) and the panel's files from `web/` when present."""
+(`{"type": event, "data": ...}`, server/events.py) and the panel's files from `web/` when present.
+
+Binding to loopback is not enough: any web page the user opens can make the browser send requests
+to 127.0.0.1. A middleware runs `http.check_request` with the strict policy on every request (the
+routes, `/ws` and the panel's files): a non-loopback Host (DNS rebinding), a foreign Origin or
+`Sec-Fetch-Site: cross-site`, and a state-changing body that is not JSON are refused."""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ import weakref
 from aiohttp import web
 
 from .context import Context
+from .errors import ApiError
+from .http import LOOPBACK_ONLY, check_request, error_response
 from .routes import add_routes
 from .state import LibraryState
 
@@ -19,8 +26,18 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 WEB_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
 
 
+@web.middleware
+async def refuse_forged(request, handler):
+    """Every request of `serve` passes `check_request` before its handler (see the module doc)."""
+    try:
+        check_request(request, LOOPBACK_ONLY)
+    except ApiError as exc:
+        return error_response(exc.status, str(exc))
+    return await handler(request)
+
+
 def make_app(roots, *, state: LibraryState | None = None, auto_scan: bool = True) -> web.Application:
-    app = web.Application(client_max_size=2 << 20)
+    app = web.Application(client_max_size=2 << 20, middlewares=[refuse_forged])
     sockets: weakref.WeakSet = weakref.WeakSet()
     loop_box = {}
 
@@ -37,7 +54,7 @@ def make_app(roots, *, state: LibraryState | None = None, auto_scan: bool = True
     state.send = send
     ctx = app["lora_atlas"] = Context(state)
     routes = web.RouteTableDef()
-    add_routes(routes, ctx)
+    add_routes(routes, ctx, policy=None)          # refuse_forged checks every request already
 
     @routes.get("/ws")
     async def events(request):

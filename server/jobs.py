@@ -4,8 +4,10 @@
     runner.start("organize", root_index=0, body={"allow": "sd1,sdxl"})     # 202 view; progress as events
 
 An action is one entry of ACTIONS: its library function, whether it writes the library (two
-writing jobs, or a writer and a reader, never run on one root at once), and the options it takes
-with their checks. Adding an action (previews) is one entry here.
+writing jobs, or a writer and a reader, never run on one root at once: a reader beside a writer
+would report a half-moved library, so it gets 409 like a second writer), and the options it takes
+with their checks. A writing job holds `state.writing(root)`, which refuses requests that read that
+root's LoRAs meanwhile. Adding an action (previews) is one entry here.
 """
 
 from __future__ import annotations
@@ -110,7 +112,8 @@ class JobRunner:
             for other in self._jobs.values():
                 if other["root"] == root and other["state"] in ("queued", "running") and (writes or other["_writes"]):
                     raise LibraryBusy(f"job {other['id']} ({other['action']}) is still running on this root; "
-                                      "wait for it to finish")
+                                      "wait for it to finish (a job beside a writing job would see, or "
+                                      "move, a half-moved library)")
             job = {"id": next(self._ids), "action": action, "root": root, "options": options, "state": "queued",
                    "progress": None, "result": None, "error": None, "_writes": writes}
             self._jobs[job["id"]] = job
@@ -134,7 +137,11 @@ class JobRunner:
         job["state"] = "running"
         send(EVENT_JOB, _view(job))
         try:
-            job["result"] = ACTIONS[job["action"]].run(job["root"], job["options"], progress)
+            if job["_writes"]:
+                with self.state.writing(job["root"], f"job {job['id']} ({job['action']})"):
+                    job["result"] = ACTIONS[job["action"]].run(job["root"], job["options"], progress)
+            else:
+                job["result"] = ACTIONS[job["action"]].run(job["root"], job["options"], progress)
             job["state"] = "done"
         except LibraryBusy as exc:
             job["error"], job["state"] = f"busy: {exc}", "failed"

@@ -29,10 +29,10 @@ async def list_loras(request, ctx):
 
 
 def _detail(state, lora_id: str, want_analysis: bool) -> dict:
-    found = state.find(lora_id)
-    item = found[0]
-    url = f"{PREFIX}/preview/{item['id']}" if item["has_preview"] else None
-    return lora_detail(state.roots()[item["root"]], item, [it["path"] for it in found], want_analysis, url)
+    with state.reading_lora(lora_id) as (item, _):
+        url = f"{PREFIX}/preview/{item['id']}" if item["has_preview"] else None
+        paths = [it["path"] for it in state.find(lora_id)]
+        return lora_detail(state.roots()[item["root"]], item, paths, want_analysis, url)
 
 
 async def get_lora(request, ctx):
@@ -41,9 +41,10 @@ async def get_lora(request, ctx):
 
 
 def _edit(state, lora_id: str, body) -> dict:
-    item = state.find(lora_id)[0]
-    config = edit_config(state.roots()[item["root"]], item, body)
-    state.bump(state.roots()[item["root"]])
+    with state.reading_lora(lora_id) as (item, _):
+        root = state.roots()[item["root"]]
+        config = edit_config(root, item, body)
+    state.bump(root)
     return {"id": lora_id, "config": config}
 
 
@@ -53,9 +54,10 @@ async def edit_lora_config(request, ctx):
 
 
 def _preview_of(state, lora_id: str) -> str:
-    for it in state.find(lora_id):
-        if it["preview"]:
-            return confined_image(state.roots(), it["preview"], it["root"])
+    with state.reading_lora(lora_id):
+        for it in state.find(lora_id):
+            if it["preview"]:
+                return confined_image(state.roots(), it["preview"], it["root"])
     raise ApiError(404, "this LoRA has no preview image")
 
 

@@ -3,11 +3,13 @@ profiles. Each validates the request and calls one library function in the prima
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from aiohttp import web
 
 from ..library import plan_templates, profiles, saved_plans
+from ..library.errors import NotFound
 from ..library.plan_exports import CONTENT_TYPES, export_plan
 from ..library.plan_requests import PlanRequest
 from ..library.roles import role_at
@@ -16,19 +18,31 @@ from .errors import ApiError
 from .http import int_param, json_response, read_json
 
 
-def _resolver(state):
-    """resolve(entry, where) -> (real path, role) of a plan request's LoRA, inside the LoRA roots."""
+def _resolver(state, held: contextlib.ExitStack):
+    """resolve(entry, where) -> (real path, role) of a plan request's LoRA, inside the LoRA roots
+    (by id too: a listed LoRA whose file is a link leading outside its root is refused). Each root
+    is held against writing jobs (`state.reading`) into `held` until the plan is made."""
     def resolve(entry, where):
         if "id" in entry:
-            item = state.find(entry["id"])[0]
-            return state.full_path(item), item["role"]
-        _, rel, real = confine(state.roots(), entry["path" if "path" in entry else "lora_name"], entry.get("root"))
+            item, real = held.enter_context(state.reading_lora(entry["id"]))
+            return real, item["role"]
+        given = entry["path" if "path" in entry else "lora_name"]
+        try:
+            index, _, _ = confine(state.roots(), given, entry.get("root"))
+        except NotFound:
+            for root in state.roots():       # not there: perhaps because a job is moving it now
+                with state.reading(root):
+                    pass
+            raise
+        held.enter_context(state.reading(state.roots()[index]))
+        _, rel, real = confine(state.roots(), given, index)      # again, now that no job moves it
         return real, role_at(rel, os.path.dirname(real))
     return resolve
 
 
 def _plan(state, body, save_as=None):
-    return state.plan(PlanRequest.from_json(body, _resolver(state)), save_as)
+    with contextlib.ExitStack() as held:
+        return state.plan(PlanRequest.from_json(body, _resolver(state, held)), save_as)
 
 
 async def plan(request, ctx):

@@ -10,7 +10,7 @@ attaches them to any aiohttp `RouteTableDef`: ComfyUI's `PromptServer.instance.r
 from __future__ import annotations
 
 from . import job_routes, lora_routes, plan_routes
-from .http import PREFIX, guard
+from .http import LOOPBACK_ONLY, PREFIX, check_request, guard
 
 # (method, path under PREFIX, handler(request, ctx))
 ROUTES = (
@@ -43,16 +43,21 @@ ROUTES = (
 )
 
 
-def add_routes(routes, context) -> None:
+def add_routes(routes, context, policy=LOOPBACK_ONLY) -> None:
     """Attach ROUTES to `routes`. `context` is a Context or a zero-argument callable returning one
-    (ComfyUI builds it on first use, so importing the pack touches no library)."""
+    (ComfyUI builds it on first use, so importing the pack touches no library). Every route first
+    passes `http.check_request(request, policy)` (forged cross-site requests are refused in every
+    host); `policy=None` when the host's own middleware already runs that check on every request
+    (`lora-atlas serve`, server/app.py)."""
     get_context = context if callable(context) else (lambda: context)
     for method, path, handler in ROUTES:
-        routes.route(method, PREFIX + path)(_bind(handler, get_context))
+        routes.route(method, PREFIX + path)(_bind(handler, get_context, policy))
 
 
-def _bind(handler, get_context):
+def _bind(handler, get_context, policy):
     async def bound(request):
+        if policy is not None:
+            check_request(request, policy)
         return await handler(request, get_context())
     bound.__name__ = handler.__name__
     return guard(bound)

@@ -23,11 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 from ..engine.analysis import analyze_file
 from ..engine.plan_cache import PlanCache
 from ..library import operations
-from ..library.errors import InvalidDocument, LibraryError, NotFound
+from ..library.errors import InvalidDocument, LibraryBusy, LibraryError, NotFound, OutsideRoots
 from ..library.lora_details import lora_analysis
 from ..library.planning import plan_request
 from ..library.queries import Index, index_items
-from ..library.roots import check_root_index
+from ..library.roots import check_root_index, confine
 from ..library.scan import load_rows
 from ..library.store import DB_NAME, STATE_DIR, Store
 from .events import EVENT_LIBRARY
@@ -48,6 +48,9 @@ class LibraryState:
         self._cache: dict = {}          # root -> (signature, built_at, items)
         self._generation: dict = {}     # root -> int, bumped after our own writes
         self._scanning: set = set()
+        self._gate = threading.Condition()   # writing jobs against requests resolving LoRA paths
+        self._writers: dict = {}         # root -> the job moving its files
+        self._readers: dict = {}         # root -> requests reading its files now
         self._combined = (None, None)
         self.plan_cache = PlanCache()   # figures of this process's plans, on top of the store's
 
@@ -70,6 +73,53 @@ class LibraryState:
         """Our own write changed `root`: its listing is rebuilt on the next read."""
         with self._lock:
             self._generation[root] = self._generation.get(root, 0) + 1
+
+    # -- writing jobs and the requests that read a root's files --------------------------------
+
+    @contextlib.contextmanager
+    def writing(self, root: str, what: str):
+        """Held by a job that moves `root`'s files (organize, clean, undo, repair). Meanwhile the
+        listing and the store name paths the job is changing, so a request resolving a LoRA of
+        `root` is refused (`reading`: LibraryBusy, 409) rather than answered from a stale path
+        ("no usable LoRA", an unreadable detail, an edit in a folder going away). The job starts
+        once the requests already reading have finished; the listing is rebuilt before release."""
+        with self._gate:
+            self._writers[root] = what
+            while self._readers.get(root):
+                self._gate.wait()
+        try:
+            yield
+        finally:
+            self.bump(root)
+            with self._gate:
+                self._writers.pop(root, None)
+                self._gate.notify_all()
+
+    @contextlib.contextmanager
+    def reading(self, root: str):
+        """Hold `root` against writing jobs while a request reads its files; LibraryBusy if one runs."""
+        with self._gate:
+            what = self._writers.get(root)
+            if what is not None:
+                raise LibraryBusy(f"{what} is moving files in '{root}': its LoRAs are found again when it "
+                                  "has finished; try again then")
+            self._readers[root] = self._readers.get(root, 0) + 1
+        try:
+            yield
+        finally:
+            with self._gate:
+                self._readers[root] -= 1
+                if not self._readers[root]:
+                    del self._readers[root]
+                    self._gate.notify_all()
+
+    @contextlib.contextmanager
+    def reading_lora(self, lora_id):
+        """(item, real path) of `lora_id` (see find_readable), its root held by `reading` meanwhile.
+        Found again once held: a job that ended in between has moved it."""
+        item = self.find(lora_id)[0]
+        with self.reading(self.roots()[item["root"]]):
+            yield self.find_readable(lora_id)
 
     # -- listing -------------------------------------------------------------------------------
 
@@ -183,6 +233,19 @@ class LibraryState:
         if not found:
             raise NotFound(f"no LoRA with id {lora_id!r} (the listing gives the ids)")
         return found
+
+    def find_readable(self, lora_id) -> tuple[dict, str]:
+        """(listing item, real path) of the first copy of `lora_id` whose file is there and stays
+        inside its root: the routes never read a LoRA file through a link leading outside
+        (OutsideRoots); a copy gone since the last scan is NotFound."""
+        roots = self.roots()
+        refused = None
+        for item in self.find(lora_id):
+            try:
+                return item, confine(roots, item["path"], item["root"])[2]
+            except (OutsideRoots, NotFound) as exc:
+                refused = exc
+        raise refused
 
     def by_lora_name(self, name: str):
         """The listing item of a ComfyUI `lora_name` (relative path with OS separators)."""
