@@ -14,7 +14,7 @@ them), per group (BASE, IN, MID, OUT, DOUBLE, SINGLE) and per text encoder:
 `blocks` covers the diffusion model only (BASE = its modules outside any block); text encoders are
 in `text_encoders`, and `clip_share` is their share of the total. DoRA files report the low-rank
 part (ComfyUI renormalises with the base weight). OFT/BOFT only rotate the base weight, so their
-figures are relative (`units: "relative"`, engine.adapter_maths.Relative); GLoRA's W·a part is
+figures are relative (`units: "relative"`, engine.change_forms.Relative); GLoRA's W·a part is
 given as `relative_energy` next to the absolute figures of its b·b part.
 """
 
@@ -23,12 +23,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .adapter_maths import AnalysisError, Change, Source, Spectrum, build_change, single_threaded_blas
+from .adapter_maths import Change, build_change
 from .batched_lowrank import batched_figures
-from .errors import InspectError
+from .blas_threads import single_threaded_blas
+from .change_forms import Spectrum
+from .errors import AnalysisError, InspectError
 from .inspect import inspect_with_facts
 from .layout import Module
 from .taxonomy import GROUP_ORDER, block_label, inspire_positions
+from .tensor_source import Source
 
 ANALYSIS_VERSION = 2   # 2: modules ComfyUI does not map are no longer measured
 FIELDS = ("energy", "share", "spectral_norm", "effective_rank", "modules")
