@@ -12,19 +12,20 @@ import numpy as np
 
 from .change_forms import Mat, check_finite, raw_mat
 from .errors import NonFinite, UnsupportedDtype
-from .tensors import FLOAT_DTYPES, TensorReader, read_scalars, widen
+from .tensors import FLOAT_DTYPES, read_scalars, widen
 
 RELEASE_BYTES = 64 << 20    # file bytes read between two drops of the mapped pages
 _STORAGE = {"F16": "<f2", "BF16": "<u2", "F32": "<f4", "F64": "<f8"}
 
 
-class Source(TensorReader):
+class Source:
     """A file's tensors as storage-dtype views of one memory map (nothing is read until used).
     `release` drops the pages already read from the resident set, so memory stays bounded over a
-    whole file; the page cache keeps them."""
+    whole file; the page cache keeps them. engine.analysis.OpenedLora opens and closes it."""
 
     def __init__(self, path: str, header):
-        super().__init__(path, header)
+        self.path = path
+        self.header = header
         self._mmap, self._touched = None, 0
         if header.file_size > header.data_start:
             with open(path, "rb") as fh:
@@ -53,7 +54,6 @@ class Source(TensorReader):
             self._touched = 0
 
     def close(self):
-        super().close()
         if self._mmap is not None:
             try:
                 self._mmap.close()
