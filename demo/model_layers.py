@@ -26,19 +26,17 @@ def _attention(prefix, ch, ctx, depth, conv_proj):
     return layers
 
 
-def _resnet_diffusers(prefix, cin, cout):
-    layers = [(f"{prefix}.conv1", cout, cin, 3), (f"{prefix}.time_emb_proj", cout, 1280, 1),
-              (f"{prefix}.conv2", cout, cout, 3)]
-    if cin != cout:
-        layers.append((f"{prefix}.conv_shortcut", cout, cin, "conv1x1"))
-    return layers
+# A ResBlock's layers (conv in, time embedding, conv out, skip when the width changes) by naming family
+_RESNET_DIFFUSERS = ("conv1", "time_emb_proj", "conv2", "conv_shortcut")
+_RESNET_COMPVIS = ("in_layers.2", "emb_layers.1", "out_layers.3", "skip_connection")
 
 
-def _resnet_compvis(prefix, cin, cout):
-    layers = [(f"{prefix}.in_layers.2", cout, cin, 3), (f"{prefix}.emb_layers.1", cout, 1280, 1),
-              (f"{prefix}.out_layers.3", cout, cout, 3)]
+def _resnet(prefix, cin, cout, names):
+    conv_in, emb, conv_out, skip = names
+    layers = [(f"{prefix}.{conv_in}", cout, cin, 3), (f"{prefix}.{emb}", cout, 1280, 1),
+              (f"{prefix}.{conv_out}", cout, cout, 3)]
     if cin != cout:
-        layers.append((f"{prefix}.skip_connection", cout, cin, "conv1x1"))
+        layers.append((f"{prefix}.{skip}", cout, cin, "conv1x1"))
     return layers
 
 
@@ -56,21 +54,22 @@ def sd_unet_layers(version: str, conv: bool):
     for level, (cin, cout) in enumerate(_SD_DOWN):
         for i in range(2):
             if conv:
-                layers += _resnet_diffusers(f"down_blocks.{level}.resnets.{i}", cin if i == 0 else cout, cout)
+                layers += _resnet(f"down_blocks.{level}.resnets.{i}", cin if i == 0 else cout, cout,
+                                  _RESNET_DIFFUSERS)
             if level < 3:
                 layers += _attention(f"down_blocks.{level}.attentions.{i}", cout, ctx, 1, conv_proj)
         if conv and level < 3:
             layers.append((f"down_blocks.{level}.downsamplers.0.conv", cout, cout, 3))
     if conv:
-        layers += _resnet_diffusers("mid_block.resnets.0", 1280, 1280)
+        layers += _resnet("mid_block.resnets.0", 1280, 1280, _RESNET_DIFFUSERS)
     layers += _attention("mid_block.attentions.0", 1280, ctx, 1, conv_proj)
     if conv:
-        layers += _resnet_diffusers("mid_block.resnets.1", 1280, 1280)
+        layers += _resnet("mid_block.resnets.1", 1280, 1280, _RESNET_DIFFUSERS)
     for level in range(4):
         cout = _SD_UP_OUT[level]
         for i in range(3):
             if conv:
-                layers += _resnet_diffusers(f"up_blocks.{level}.resnets.{i}", _SD_UP_IN[level][i], cout)
+                layers += _resnet(f"up_blocks.{level}.resnets.{i}", _SD_UP_IN[level][i], cout, _RESNET_DIFFUSERS)
             if level > 0:
                 layers += _attention(f"up_blocks.{level}.attentions.{i}", cout, ctx, 1, conv_proj)
         if conv and level < 3:
@@ -93,7 +92,7 @@ def sdxl_unet_layers(conv: bool, blocks=None):
     layers = []
     for n, (cin, cout, depth) in _SDXL_IN.items():
         if conv and keep("IN", n):
-            layers += _resnet_compvis(f"input_blocks.{n}.0", cin, cout)
+            layers += _resnet(f"input_blocks.{n}.0", cin, cout, _RESNET_COMPVIS)
         if depth and keep("IN", n):
             layers += _attention(f"input_blocks.{n}.1", cout, 2048, depth, False)
     if conv:
@@ -101,14 +100,14 @@ def sdxl_unet_layers(conv: bool, blocks=None):
             if keep("IN", n):
                 layers.append((f"input_blocks.{n}.0.op", ch, ch, 3))
         if keep("MID", 0):
-            layers += _resnet_compvis("middle_block.0", 1280, 1280)
+            layers += _resnet("middle_block.0", 1280, 1280, _RESNET_COMPVIS)
     if keep("MID", 1):
         layers += _attention("middle_block.1", 1280, 2048, 10, False)
     if conv and keep("MID", 2):
-        layers += _resnet_compvis("middle_block.2", 1280, 1280)
+        layers += _resnet("middle_block.2", 1280, 1280, _RESNET_COMPVIS)
     for n, (cin, cout, depth) in _SDXL_OUT.items():
         if conv and keep("OUT", n):
-            layers += _resnet_compvis(f"output_blocks.{n}.0", cin, cout)
+            layers += _resnet(f"output_blocks.{n}.0", cin, cout, _RESNET_COMPVIS)
         if depth and keep("OUT", n):
             layers += _attention(f"output_blocks.{n}.1", cout, 2048, depth, False)
         if conv and n in (2, 5) and keep("OUT", n):
