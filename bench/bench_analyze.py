@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from lora_atlas.engine.adapter_maths import single_threaded_blas
+from lora_atlas.engine.blas_threads import single_threaded_blas
 from lora_atlas.engine.analysis import analyze_file
 from lora_atlas.engine.layout import build_layout
 from lora_atlas.engine.safetensors_header import read_header
@@ -175,7 +175,7 @@ def throughput(root: str, name, fixture, rank: int, with_naive: bool) -> str:
 
 _RSS_CHILD = """
 import sys
-from lora_atlas.engine.adapter_maths import single_threaded_blas
+from lora_atlas.engine.blas_threads import single_threaded_blas
 from lora_atlas.engine.analysis import analyze_file
 def hwm():
     for line in open("/proc/self/status"):

@@ -14,21 +14,24 @@ them), per group (BASE, IN, MID, OUT, DOUBLE, SINGLE) and per text encoder:
 `blocks` covers the diffusion model only (BASE = its modules outside any block); text encoders are
 in `text_encoders`, and `clip_share` is their share of the total. DoRA files report the low-rank
 part (ComfyUI renormalises with the base weight). OFT/BOFT only rotate the base weight, so their
-figures are relative (`units: "relative"`, engine.adapter_maths.Relative); GLoRA's W·a part is
+figures are relative (`units: "relative"`, engine.change_forms.Relative); GLoRA's W·a part is
 given as `relative_energy` next to the absolute figures of its b·b part.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .adapter_maths import AnalysisError, Change, Source, Spectrum, build_change, single_threaded_blas
+from .adapter_maths import Change, build_change
 from .batched_lowrank import batched_figures
-from .errors import InspectError
+from .blas_threads import single_threaded_blas
+from .change_forms import Spectrum
+from .errors import AnalysisError, InspectError
 from .inspect import inspect_with_facts
 from .layout import Module
 from .taxonomy import GROUP_ORDER, block_label, inspire_positions
+from .tensor_source import Source
 
 ANALYSIS_VERSION = 2   # 2: modules ComfyUI does not map are no longer measured
 FIELDS = ("energy", "share", "spectral_norm", "effective_rank", "modules")
@@ -170,14 +173,42 @@ def _failed(path, reason, code) -> dict:
 
 
 def _analyze(lora: OpenedLora, detail: bool) -> dict:
-    positions, groups, encoders, notes = {}, {}, {}, {}
-    modules = []
-    has_abs = has_rel = False
+    return _result(lora, _measure(lora, detail), detail)
+
+
+@dataclass
+class _Tally:
+    """One file's module figures summed per Inspire position, group and text encoder, the notes
+    (text -> modules) and, with `detail`, one row per module."""
+
+    positions: dict = field(default_factory=dict)
+    groups: dict = field(default_factory=dict)
+    encoders: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)
+    modules: list = field(default_factory=list)
+    has_abs: bool = False
+    has_rel: bool = False
+
+    def add(self, target: Target, fig: dict, detail: bool) -> None:
+        if target.encoder:
+            self.encoders.setdefault(target.encoder, _Sum()).add(fig)
+        else:
+            self.positions.setdefault(target.position, _Sum()).add(fig)
+            group = "BASE" if target.block == "BASE" else target.block.rstrip("0123456789")
+            self.groups.setdefault(group, _Sum()).add(fig)
+        if detail:
+            self.modules.append({"name": target.module.name.raw, "block": target.block, "position": target.position,
+                                 "encoder": target.encoder, "adapter": target.module.adapter, **fig})
+
+
+def _measure(lora: OpenedLora, detail: bool) -> _Tally:
+    """Every target's figures: plain LoRA modules in batches, the others one change at a time."""
+    tally = _Tally()
     batched = batched_figures(lora.source, lora.targets, spectrum_figures)
     for index, target in enumerate(lora.targets):
         fig = batched.get(index)
         if fig is not None:          # a plain LoRA module, measured with others of its shape
-            has_abs = True
+            tally.has_abs = True
         else:
             try:
                 change = lora.change(target)
@@ -186,20 +217,18 @@ def _analyze(lora: OpenedLora, detail: bool) -> dict:
             except AnalysisError as exc:
                 raise type(exc)(f"module '{target.module.name.raw}': {exc.reason}") from None
             if change.note:
-                notes[change.note] = notes.get(change.note, 0) + 1
-            has_abs |= change.form is not None or change.bias is not None
-            has_rel |= change.relative is not None
-        if target.encoder:
-            encoders.setdefault(target.encoder, _Sum()).add(fig)
-        else:
-            positions.setdefault(target.position, _Sum()).add(fig)
-            group = "BASE" if target.block == "BASE" else target.block.rstrip("0123456789")
-            groups.setdefault(group, _Sum()).add(fig)
-        if detail:
-            modules.append({"name": target.module.name.raw, "block": target.block, "position": target.position,
-                            "encoder": target.encoder, "adapter": target.module.adapter, **fig})
-    relative_units = has_rel and not has_abs
-    with_relative = has_rel and has_abs
+                tally.notes[change.note] = tally.notes.get(change.note, 0) + 1
+            tally.has_abs |= change.form is not None or change.bias is not None
+            tally.has_rel |= change.relative is not None
+        tally.add(target, fig, detail)
+    return tally
+
+
+def _result(lora: OpenedLora, tally: _Tally, detail: bool) -> dict:
+    """The analysis document from the sums: absolute units unless every change is relative."""
+    positions, groups, encoders, notes = tally.positions, tally.groups, tally.encoders, tally.notes
+    relative_units = tally.has_rel and not tally.has_abs
+    with_relative = tally.has_rel and tally.has_abs
     unet, te = _Sum(), _Sum()
     for s in groups.values():
         _merge(unet, s)
@@ -229,7 +258,7 @@ def _analyze(lora: OpenedLora, detail: bool) -> dict:
     if with_relative:
         result["relative_energy"] = unet.rel_energy + te.rel_energy
     if detail:
-        result["modules"] = modules
+        result["modules"] = tally.modules
     return result
 
 

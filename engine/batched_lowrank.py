@@ -3,12 +3,12 @@ batched Cholesky and eigen-solve per batch, instead of a dozen numpy calls per m
 
 A typical SDXL LoRA has about a thousand small modules in a few dozen shapes; per module, the
 call overhead costs more than the arithmetic (an SDXL rank-16 file: 0.34 s module by module,
-0.25 s in batches). The maths is engine.adapter_maths' (lora_scale, widen, the float32 Gram
-products summed in float64, lowrank_squared_singular_values) on stacks, so every figure is
-bit-identical to the module-by-module path. Only modules whose
-factors fit in one block of that path (adapter_maths.CHUNK values) are batched; a batch with a
-non-finite value or a rank-deficient up factor is left to the module-by-module path, which
-reports or handles it with the module's name.
+0.25 s in batches). The maths is the module-by-module path's (engine.adapter_maths.lora_scale,
+widen, engine.change_forms' float32 Gram products summed in float64 and
+lowrank_squared_singular_values) on stacks, so every figure is bit-identical to that path. Only
+modules whose factors fit in one block of that path (change_forms.CHUNK values) are batched; a
+batch with a non-finite value or a rank-deficient up factor is left to the module-by-module path,
+which reports or handles it with the module's name.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import math
 
 import numpy as np
 
-from . import adapter_maths
-from .adapter_maths import Spectrum, _flat2, lora_scale, lowrank_squared_singular_values
+from . import change_forms
+from .adapter_maths import _flat2, lora_scale
+from .change_forms import Spectrum, lowrank_squared_singular_values
 from .tensors import widen
 
 BATCH_BYTES = 8 << 20        # float32 factors stacked per batch
@@ -56,7 +57,7 @@ def _plain_lora(source, module):
     if dtype != down_dtype or dtype not in _DTYPES or len(up) < 2 or len(down) < 2:
         return None
     (out, rank_up), (rank, inner) = _flat2(up), _flat2(down)
-    if rank == 0 or rank != rank_up or out * rank > adapter_maths.CHUNK or rank * inner > adapter_maths.CHUNK:
+    if rank == 0 or rank != rank_up or out * rank > change_forms.CHUNK or rank * inner > change_forms.CHUNK:
         return None
     alpha = None
     if "alpha" in roles:

@@ -16,9 +16,11 @@ import math
 
 import numpy as np
 
-from .adapter_maths import LowRank, Mat, change_inner, gram, single_threaded_blas
+from .adapter_maths import change_inner
 from .analysis import ANALYSIS_VERSION, BAD_FILE_ERRORS, OpenedLora, failure, module_figures
 from .architecture import FAMILY
+from .blas_threads import single_threaded_blas
+from .change_forms import LowRank, Mat, gram
 from .errors import AnalysisError, InspectError, ShapeMismatch
 from .taxonomy import block_order
 

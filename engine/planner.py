@@ -47,7 +47,10 @@ import math
 from dataclasses import dataclass, field
 
 from .analysis import round_figures
-from .block_vectors import DECIMALS, a1111_lbw, canonical_number, inspire_vector, quantize
+from .block_vectors import canonical_number, quantize
+from .plan_budget import Policy, budget_unit, factor_reason
+from .plan_output import (STRENGTH_LIMIT, Placement, lora_record, naming_warnings, over_budget_warnings,
+                          stack_rows)
 from .taxonomy import GROUP_ORDER
 
 PLAN_SCHEMA_VERSION = 1
@@ -56,10 +59,7 @@ DEFAULT_POLICY = "balanced"
 DEFAULT_HEADROOM = 0.5
 MAX_HEADROOM = 10.0
 DEFAULT_ROLE_ORDER = ("characters", "concepts", "poses", "styles")
-STRENGTH_LIMIT = 10.0        # Inspire's strength_model / strength_clip range
 PROFILE_GROUPS = ("BASE",) + GROUP_ORDER
-_STEP = 10 ** DECIMALS
-_SLACK = 1e-9                # relative tolerance of the budget checks (float sums)
 
 
 class PlanError(ValueError):
@@ -142,65 +142,30 @@ def validate(entries, policy: str, headroom: float, role_order) -> list:
 
 
 # ---------------------------------------------------------------------------------------------
-# The maths
-
-
-def quadratic(G, w) -> float:
-    """wᵀ G w (G a list of lists)."""
-    n = len(w)
-    return sum(w[i] * G[i][j] * w[j] for i in range(n) for j in range(n) if w[i] and w[j])
-
-
-def floor_ratio(s: float) -> float:
-    return 1.0 if s >= 1.0 else max(0.0, math.floor(s * _STEP) / _STEP)
-
-
-def solve_tiers(G, weights, tiers, budget):
-    """Common factor per tier (see the module docstring). `tiers` lists member indices by
-    priority. Returns ({index: factor}, {index: tier number})."""
-    factor, tier_of = {}, {}
-    placed = {}                                    # index -> fixed weight
-    for t, tier in enumerate(tiers):
-        x = {i: weights[i] for i in tier}
-        alpha = sum(x[i] * G[i][j] * x[j] for i in x for j in x)
-        beta = sum(placed[i] * G[i][j] * x[j] for i in placed for j in x)
-        kappa = sum(placed[i] * G[i][j] * placed[j] for i in placed for j in placed)
-        if alpha + 2 * beta + kappa <= budget * (1 + _SLACK) or alpha <= 0:
-            s = 1.0
-        else:
-            disc = max(beta * beta + alpha * (budget - kappa), 0.0)
-            s = max(0.0, (-beta + math.sqrt(disc)) / alpha)
-        s = floor_ratio(s)
-        for i in tier:
-            factor[i], tier_of[i] = s, t
-            placed[i] = s * weights[i]
-    return factor, tier_of
-
-
-def _tiers(members, roles, policy, role_order):
-    if policy != "role-priority":
-        return [list(members)]
-    rank = {r: k for k, r in enumerate(role_order)}
-    by = {}
-    for i in members:
-        by.setdefault(rank.get(roles[i], len(role_order)), []).append(i)
-    return [by[k] for k in sorted(by)]
-
-
-def _budget_unit(G, weights, members, roles, policy, headroom, role_order):
-    """Plan one block or text encoder: factors, tiers and the figures of the stack there."""
-    n = len(weights)
-    before = quadratic(G, weights)
-    budget = (1 + headroom) * max((weights[i] ** 2 * G[i][i] for i in members), default=0.0)
-    if policy == "none" or len(members) < 2:
-        factors, tier_of = {i: 1.0 for i in members}, {i: 0 for i in members}
-    else:
-        factors, tier_of = solve_tiers(G, weights, _tiers(members, roles, policy, role_order), budget)
-    return {"before": before, "budget": budget, "factors": factors, "tiers": tier_of, "n": n}
-
-
-# ---------------------------------------------------------------------------------------------
 # The plan
+
+
+@dataclass
+class _Stack:
+    """The stack as the planning steps read it: per LoRA (by index) its role, strength_model `c`,
+    clip strength `k` and Inspire positions; per block label and per text encoder a Gram matrix."""
+
+    entries: list
+    roles: list
+    c: list
+    k: list
+    positions: list
+    blocks_g: dict
+    te_g: dict
+
+    @classmethod
+    def of(cls, entries, gram: dict) -> "_Stack":
+        return cls(entries, [e.role for e in entries], [float(e.strength_model) for e in entries],
+                   [float(e.clip) for e in entries], [list(e.inspection.blocks) for e in entries],
+                   gram.get("blocks") or {}, gram.get("text_encoders") or {})
+
+    def has_te(self, i: int) -> bool:
+        return any(G[i][i] > 0 for G in self.te_g.values()) or bool(self.entries[i].inspection.text_encoder)
 
 
 def make_plan(entries, gram: dict, *, policy: str = DEFAULT_POLICY, headroom: float = DEFAULT_HEADROOM,
@@ -212,75 +177,25 @@ def make_plan(entries, gram: dict, *, policy: str = DEFAULT_POLICY, headroom: fl
     if problems:
         raise PlanError(problems)
     warnings = list(warnings)
-    n = len(entries)
-    if n == 1:
+    if len(entries) == 1:
         warnings.append("one LoRA alone: nothing to balance, its blocks keep ratio 1")
-    roles = [e.role for e in entries]
-    c = [float(e.strength_model) for e in entries]
-    k = [float(e.clip) for e in entries]
-    positions = [list(e.inspection.blocks) for e in entries]
-    block_sets = [{b for p in pos for b in p.split("+")} for pos in positions]
-    blocks_g = gram.get("blocks") or {}
-    te_g = gram.get("text_encoders") or {}
-
-    # 1. policy ratios per block label
-    units = {}
-    ratio = [dict() for _ in entries]
-    why = [dict() for _ in entries]
-    for label, G in blocks_g.items():
-        members = [i for i in range(n) if G[i][i] > 0 and c[i] != 0]
-        unit = units[label] = _budget_unit(G, c, members, roles, policy, headroom, role_order)
-        for i in members:
-            ratio[i][label] = unit["factors"][i]
-            why[i][label] = _reason(unit, i, members, roles, policy, role_order)
-    # 2. profiles on top
-    for i, e in enumerate(entries):
-        applied, unknown = _apply_profile(e.profile or {}, block_sets[i], ratio[i], why[i])
-        if unknown:
-            warnings.append(f"{e.path}: profile{_named(e)} names block(s) this file does not have: "
-                            f"{', '.join(unknown)} (ignored)")
-        e.notes.extend(applied)
-    # 3. one value per vector position (run-length merged positions take the smallest)
-    vec = []
-    for i, pos in enumerate(positions):
-        values = {}
-        for p in pos:
-            parts = p.split("+")
-            vals = [ratio[i].get(b, 1.0) for b in parts]
-            values[p] = min(vals)
-            if len(set(vals)) > 1:
-                for b in parts:
-                    why[i][b] = why[i].get(b, "") + f"; shares position {p} (Inspire run-length rule): smallest ratio"
-        vec.append(values)
-    applied = [{b: vec[i][p] for p in positions[i] for b in p.split("+")} for i in range(n)]
-
-    # 4. text encoders
-    te_units, te_factor = {}, [None] * n
-    for name, G in te_g.items():
-        members = [i for i in range(n) if G[i][i] > 0 and k[i] != 0]
-        unit = te_units[name] = _budget_unit(G, k, members, roles, policy, headroom, role_order)
-        for i in members:
-            te_factor[i] = unit["factors"][i] if te_factor[i] is None else min(te_factor[i], unit["factors"][i])
-    has_te = [any(G[i][i] > 0 for G in te_g.values()) or bool(entries[i].inspection.text_encoder) for i in range(n)]
-
+    stack = _Stack.of(entries, gram)
+    rules = Policy(policy, headroom, role_order)
+    units, ratio, why = _block_ratios(stack, rules)
+    _apply_profiles(stack, ratio, why, warnings)
+    values, applied = _position_values(stack.positions, ratio, why)
+    te_units, te_factor = _encoder_factors(stack, rules)
     loras = []
     for i, e in enumerate(entries):
-        loras.append(_lora_out(e, i, positions[i], vec[i], applied[i], ratio[i], why[i], blocks_g, te_g,
-                               te_factor[i], has_te[i], policy, warnings))
-    stack = {"blocks": [_stack_row(label, units[label], blocks_g[label], c, applied, policy) for label in units],
-             "text_encoders": [_stack_row(name, te_units[name], te_g[name], k,
-                                          [{name: (lo["text_encoder_scale"] / k[i]) if k[i] else 0.0}
-                                           for i, lo in enumerate(loras)], policy)
-                               for name in te_units]}
-    for row in stack["blocks"] + stack["text_encoders"]:
-        if row["energy_after"] > row["budget"] * (1 + 1e-6) and policy != "none" and row["loras"] > 1:
-            warnings.append(f"{row['name']}: combined energy {row['energy_after']:.6g} is above its budget "
-                            f"{row['budget']:.6g} ({row['status']})")
-    warnings += _naming_warnings(entries, blocks_g, gram.get("shared") or {})
-    for e in entries:
-        for w in e.inspection.warnings or ():
-            if "Inspire" in w:
-                warnings.append(f"{e.path}: {w}")
+        placement = Placement(e, i, stack.positions[i], values[i], applied[i], why[i], te_factor[i], stack.has_te(i))
+        loras.append(lora_record(placement, stack.blocks_g, stack.te_g, policy, warnings))
+    te_applied = [dict.fromkeys(te_units, (lo["text_encoder_scale"] / stack.k[i]) if stack.k[i] else 0.0)
+                  for i, lo in enumerate(loras)]
+    table = {"blocks": stack_rows(units, stack.blocks_g, stack.c, applied, policy),
+             "text_encoders": stack_rows(te_units, stack.te_g, stack.k, te_applied, policy)}
+    warnings += over_budget_warnings(table["blocks"] + table["text_encoders"], policy)
+    warnings += naming_warnings(entries, stack.blocks_g, gram.get("shared") or {})
+    warnings += [f"{e.path}: {w}" for e in entries for w in e.inspection.warnings or () if "Inspire" in w]
     plan = {
         "schema_version": PLAN_SCHEMA_VERSION,
         "policy": policy,
@@ -289,33 +204,70 @@ def make_plan(entries, gram: dict, *, policy: str = DEFAULT_POLICY, headroom: fl
         "architecture": entries[0].inspection.architecture,
         "analysis_version": gram.get("analysis_version"),
         "loras": loras,
-        "stack": stack,
+        "stack": table,
         "excluded": list(excluded),
         "warnings": warnings,
     }
     return round_figures(plan, 6)
 
 
+def _block_ratios(stack: _Stack, rules: Policy):
+    """Step 1, the policy: (unit per block label, per LoRA {block: ratio}, per LoRA {block: reason})."""
+    n = len(stack.entries)
+    units, ratio, why = {}, [dict() for _ in range(n)], [dict() for _ in range(n)]
+    for label, G in stack.blocks_g.items():
+        members = [i for i in range(n) if G[i][i] > 0 and stack.c[i] != 0]
+        unit = units[label] = budget_unit(G, stack.c, members, stack.roles, rules)
+        for i in members:
+            ratio[i][label] = unit["factors"][i]
+            why[i][label] = factor_reason(unit, i, members, stack.roles, rules)
+    return units, ratio, why
+
+
+def _apply_profiles(stack: _Stack, ratio: list, why: list, warnings: list) -> None:
+    """Step 2: each LoRA's profile multiplies its ratios (noted on the entry); unknown labels warn."""
+    for i, e in enumerate(stack.entries):
+        blocks = {b for p in stack.positions[i] for b in p.split("+")}
+        applied, unknown = _apply_profile(e.profile or {}, blocks, ratio[i], why[i])
+        if unknown:
+            warnings.append(f"{e.path}: profile{_named(e)} names block(s) this file does not have: "
+                            f"{', '.join(unknown)} (ignored)")
+        e.notes.extend(applied)
+
+
+def _position_values(positions: list, ratio: list, why: list):
+    """Step 3: one value per vector position (run-length merged positions take the smallest).
+    Returns (per LoRA {position: ratio}, per LoRA {block: the ratio Inspire applies})."""
+    values = []
+    for i, pos in enumerate(positions):
+        at = {}
+        for p in pos:
+            parts = p.split("+")
+            vals = [ratio[i].get(b, 1.0) for b in parts]
+            at[p] = min(vals)
+            if len(set(vals)) > 1:
+                for b in parts:
+                    why[i][b] = why[i].get(b, "") + f"; shares position {p} (Inspire run-length rule): smallest ratio"
+        values.append(at)
+    applied = [{b: values[i][p] for p in positions[i] for b in p.split("+")} for i in range(len(positions))]
+    return values, applied
+
+
+def _encoder_factors(stack: _Stack, rules: Policy):
+    """Step 4: text encoders budgeted like blocks, with the clip strengths. Returns (unit per
+    encoder, per LoRA its smallest encoder factor or None)."""
+    n = len(stack.entries)
+    te_units, te_factor = {}, [None] * n
+    for name, G in stack.te_g.items():
+        members = [i for i in range(n) if G[i][i] > 0 and stack.k[i] != 0]
+        unit = te_units[name] = budget_unit(G, stack.k, members, stack.roles, rules)
+        for i in members:
+            te_factor[i] = unit["factors"][i] if te_factor[i] is None else min(te_factor[i], unit["factors"][i])
+    return te_units, te_factor
+
+
 def _named(e) -> str:
     return f" '{e.profile_name}'" if e.profile_name else ""
-
-
-def _reason(unit, i, members, roles, policy, role_order) -> str:
-    if policy == "none":
-        return "policy none: pass-through"
-    if len(members) < 2:
-        return "only LoRA in this block"
-    s = unit["factors"][i]
-    if unit["before"] <= unit["budget"] * (1 + _SLACK):
-        return "stack within budget"
-    if policy == "balanced":
-        return f"stack over budget: common factor {canonical_number(s)} for the {len(members)} LoRAs here"
-    role = roles[i] or "no role"
-    if unit["tiers"][i] == 0 and s >= 1.0:
-        return f"role-priority: {role} keeps its weight"
-    if unit["tiers"][i] == 0:
-        return f"role-priority: {role} alone exceeds the budget, factor {canonical_number(s)}"
-    return f"role-priority: {role} shares what is left, factor {canonical_number(s)}"
 
 
 def _apply_profile(profile: dict, blocks: set, ratio: dict, why: dict):
@@ -339,113 +291,3 @@ def _apply_profile(profile: dict, blocks: set, ratio: dict, why: dict):
             notes.append(used)
     return (["profile applied: " + ", ".join(notes)] if notes else []), unknown
 
-
-def _lora_out(e, i, positions, vec, applied, ratio, why, blocks_g, te_g, te_factor, has_te, policy, warnings):
-    c, k = float(e.strength_model), float(e.clip)
-    notes = list(e.notes)
-    base = vec["BASE"]
-    # text encoders
-    if policy == "none":
-        tau = k
-    elif not has_te:
-        tau = 0.0
-    else:
-        tau = k * (1.0 if te_factor is None else te_factor)
-    if not has_te:
-        notes.append("no text-encoder weights: strength_clip " + ("kept as given (policy none)" if policy == "none"
-                                                                  else "0, nothing to apply"))
-        clip = k if policy == "none" else 0.0
-    elif base == 0:
-        clip = 0.0
-        if tau != 0:
-            warnings.append(f"{e.path}: BASE ratio 0 also mutes its text encoders in Inspire; strength_clip set to 0 "
-                            f"(intended text-encoder scale {canonical_number(tau)} cannot be applied)")
-    else:
-        clip = tau / base
-        if abs(clip) > STRENGTH_LIMIT:
-            warnings.append(f"{e.path}: strength_clip {clip:.4g} (= text-encoder scale {canonical_number(tau)} / BASE "
-                            f"ratio {canonical_number(base)}) capped at Inspire's {STRENGTH_LIMIT:g}")
-            clip = math.copysign(STRENGTH_LIMIT, clip)
-    # toward zero, like the ratios: a rounded-up strength_clip would put a budgeted encoder over its budget
-    clip = quantize(math.copysign(math.floor(abs(clip) * _STEP + 1e-6) / _STEP, clip))
-    te_scale = clip * base if has_te or policy == "none" else 0.0
-    if has_te and base not in (0.0, 1.0):
-        notes.append(f"BASE ratio {canonical_number(base)} also multiplies the text encoders in Inspire: strength_clip "
-                     f"{canonical_number(clip)} × {canonical_number(base)} gives the intended scale {canonical_number(tau)}")
-    vector, filler = inspire_vector(vec, positions)
-    if filler:
-        notes.append(f"{filler} filler entr{'y' if filler == 1 else 'ies'} ('1') pad the vector to Inspire's minimum "
-                     f"of 12; Inspire ignores them")
-    lbw, lbw_ids, lbw_notes = a1111_lbw(e.inspection.architecture, applied)
-    rows = []
-    for p in positions:
-        for b in p.split("+"):
-            G = blocks_g.get(b)
-            own = G[i][i] if G is not None else 0.0
-            r = applied[b]
-            rows.append({"block": b, "position": p, "ratio": r, "energy_before": c * c * own,
-                         "energy_after": (c * r) ** 2 * own,
-                         "reason": why.get(b, "no measurable change here" if own == 0 else "unchanged")})
-    te_rows = []
-    for name, G in te_g.items():
-        if G[i][i] > 0:
-            te_rows.append({"name": name, "energy_before": k * k * G[i][i], "energy_after": te_scale ** 2 * G[i][i],
-                            "scale": te_scale})
-    stem = e.path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    a1111 = None
-    if lbw is not None:
-        a1111 = {"lbw": lbw, "ids": lbw_ids, "notes": lbw_notes,
-                 "prompt": f"<lora:{stem}:{canonical_number(te_scale)}:{canonical_number(c)}:lbw={lbw}>"}
-    return {
-        "path": e.path,
-        "role": e.role,
-        "architecture": e.inspection.architecture,
-        "adapter": e.inspection.adapter,
-        "base_model_hint": e.inspection.base_model_hint,
-        "input": {"strength_model": c, "strength_clip": k},
-        "strength_model": quantize(c),
-        "strength_clip": clip,
-        "text_encoder_scale": te_scale,
-        "block_vector": vector,
-        "positions": positions,
-        "filler": filler,
-        "lbw": lbw,
-        "a1111": a1111,
-        "blocks": rows,
-        "text_encoders": te_rows,
-        "profile": {"name": e.profile_name, "multipliers": dict(sorted((e.profile or {}).items()))} if e.profile else None,
-        "notes": notes,
-    }
-
-
-def _stack_row(name, unit, G, weights, applied, policy):
-    n = len(weights)
-    after_w = [weights[i] * applied[i].get(name, 1.0) for i in range(n)]
-    after = quadratic(G, after_w)
-    members = sorted(unit["factors"])
-    if len(members) < 2:
-        status = "one LoRA"
-    elif unit["before"] <= unit["budget"] * (1 + _SLACK):
-        status = "within budget"
-    else:
-        status = "scaled to budget"
-    if after > unit["budget"] * (1 + 1e-6) and len(members) > 1:
-        status = "over budget (policy none)" if policy == "none" else "over budget (profile or merged position)"
-    return {"name": name, "loras": len(members), "energy_before": unit["before"], "budget": unit["budget"],
-            "energy_after": after, "factors": [unit["factors"].get(i) for i in range(n)], "status": status}
-
-
-def _naming_warnings(entries, blocks_g, shared) -> list:
-    """Pairs that both act in a block but share no module there: their inner product is unknown
-    (different naming families, e.g. BFL double_blocks versus diffusers transformer_blocks)."""
-    out = []
-    n = len(entries)
-    for i in range(n):
-        for j in range(i + 1, n):
-            blind = [b for b, G in blocks_g.items() if G[i][i] > 0 and G[j][j] > 0
-                     and not (shared.get(f"block:{b}") or [[0] * n] * n)[i][j]]
-            if blind:
-                out.append(f"{entries[i].path} and {entries[j].path} both act on {len(blind)} block(s) "
-                           f"({', '.join(blind[:3])}{', ...' if len(blind) > 3 else ''}) without sharing a module "
-                           "name (different naming families?): counted as orthogonal there")
-    return out

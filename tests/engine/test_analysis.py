@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from lora_atlas.engine import adapter_maths
+from lora_atlas.engine import change_forms
 from lora_atlas.engine.analysis import ANALYSIS_VERSION, analyze_file, round_figures
 from lora_atlas.engine.inspect import inspect_file
 from lora_atlas.demo.synthetic_loras import FIXTURES, write_fixture
@@ -343,8 +343,8 @@ def test_results_are_deterministic_and_rounded(tmp_path, rng, write_lora):
 
 
 def test_huge_dense_diff_is_sketched(tmp_path, rng, monkeypatch, write_lora):
-    monkeypatch.setattr(adapter_maths, "EXACT_LIMIT", 8)
-    monkeypatch.setattr(adapter_maths, "SKETCH", 10)
+    monkeypatch.setattr(change_forms, "EXACT_LIMIT", 8)
+    monkeypatch.setattr(change_forms, "SKETCH", 10)
     low = rng.standard_normal((40, 5)) @ rng.standard_normal((5, 30))
     s = write_lora(tmp_path / "f.safetensors", {f"{M}.diff": low + 1e-3 * rng.standard_normal((40, 30))})
     module = only_module(tmp_path / "f.safetensors")

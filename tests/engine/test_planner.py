@@ -13,9 +13,10 @@ import pytest
 
 from lora_atlas.engine.block_vectors import MIN_ENTRIES, parse_inspire, populate
 from lora_atlas.engine.interference import interference, stack_gram
+from lora_atlas.engine.plan_budget import solve_tiers
 from lora_atlas.engine.plan_cache import PlanCache
 from lora_atlas.engine.plan_stack import plan_files
-from lora_atlas.engine.planner import PlanError, solve_tiers
+from lora_atlas.engine.planner import PlanError
 from lora_atlas.demo.synthetic_loras import write_fixture
 
 IN4 = "lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q"
