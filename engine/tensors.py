@@ -1,5 +1,6 @@
-"""Reading tensor values from a validated safetensors file: tiny scalars by `pread`, large tensors
-through a memory map, and widening stored half floats to float32 (`widen`). numpy only."""
+"""Reading tensor values from a validated safetensors file: tiny scalars by `pread`, decoding raw
+bytes to arrays (`decode`), and widening stored half floats to float32 (`widen`); the memory-mapped
+reader is engine/tensor_source.py. numpy only."""
 
 from __future__ import annotations
 
@@ -91,28 +92,3 @@ def read_scalars(path: str, header, keys) -> dict:
     finally:
         os.close(fd)
     return out
-
-
-class TensorReader:
-    """Memory-mapped access to a file's tensors, one at a time, as float32 arrays."""
-
-    def __init__(self, path: str, header):
-        self.path = path
-        self.header = header
-        self._map = np.memmap(path, dtype=np.uint8, mode="r") if header.file_size > header.data_start else None
-
-    def get(self, key: str) -> np.ndarray:
-        dtype, shape, begin, end = self.header.tensors[key]
-        start = self.header.data_start
-        view = self._map[start + begin: start + end] if self._map is not None else b""
-        values = decode(view, dtype, shape)
-        return values if values.dtype == np.float32 else widen(values, dtype)
-
-    def close(self):
-        self._map = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
