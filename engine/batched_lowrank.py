@@ -57,7 +57,8 @@ def _plain_lora(source, module):
     if dtype != down_dtype or dtype not in _DTYPES or len(up) < 2 or len(down) < 2:
         return None
     (out, rank_up), (rank, inner) = _flat2(up), _flat2(down)
-    if rank == 0 or rank != rank_up or out * rank > change_forms.CHUNK or rank * inner > change_forms.CHUNK:
+    if rank == 0 or rank != rank_up or rank > min(out, inner) or out * rank > change_forms.CHUNK or \
+            rank * inner > change_forms.CHUNK:
         return None
     alpha = None
     if "alpha" in roles:

@@ -198,9 +198,14 @@ class LowRank:
     def __init__(self, u: Mat, t: Mat, scale: float):
         self.u, self.t, self.scale = u, t, float(scale)
         self.shape = (u.rows, t.rows)
-        self._tfull = None
+        self._tfull = self._ufull = None
 
     def spectrum(self) -> Spectrum:
+        if self.u.cols > min(self.shape):
+            # A rank above min(out, in) (a hostile file, or a LoHa's r² on a small layer): the r × r
+            # Grams would cost O(r³) time and r² memory, more than ΔW itself, which is then no
+            # larger than the factors the file stores. Measure ΔW from its smaller side.
+            return Dense(self.rows(), self.cols()).spectrum()
         return lowrank_spectrum(gram(self.u), gram(self.t), self.scale)
 
     def rows(self) -> Mat:
@@ -210,6 +215,15 @@ class LowRank:
             return (self.scale * self.u.block(start, stop)) @ self._tfull.T
 
         return Mat(self.shape[0], self.shape[1], block, self.u.name)
+
+    def cols(self) -> Mat:
+        """ΔWᵀ in row blocks."""
+        def block(start, stop):
+            if self._ufull is None:
+                self._ufull = self.u.full()
+            return (self.scale * self.t.block(start, stop)) @ self._ufull.T
+
+        return Mat(self.shape[1], self.shape[0], block, self.t.name)
 
 
 class Dense:
@@ -262,7 +276,8 @@ def inner(x, y) -> float:
     pass over row blocks."""
     if x.shape != y.shape:
         raise ShapeMismatch(f"the two changes have different shapes {x.shape} and {y.shape}")
-    if isinstance(x, LowRank) and isinstance(y, LowRank):
+    if isinstance(x, LowRank) and isinstance(y, LowRank) and x.u.cols * y.u.cols <= x.shape[0] * x.shape[1]:
+        # The r_x × r_y cross Grams, unless they would be larger than ΔW itself (ranks above the layer)
         return x.scale * y.scale * float(np.sum(cross(x.u, y.u) * cross(x.t, y.t)))
     if isinstance(x, Kron) and isinstance(y, Kron) and x.a.shape == y.a.shape:
         return x.scale * y.scale * inner(x.a, y.a) * inner(x.b, y.b)

@@ -202,7 +202,8 @@ def _stack(loras) -> dict:
 def _module_pairs(changes):
     """((i, w, change), (j, w, change), ⟨ΔW_i, ΔW_j⟩) for every pair i ≤ j of one module's changes
     that have an inner product (diagonal included)."""
-    low = [c for c in changes if isinstance(c[2].form, LowRank) and c[2].bias is None]
+    low = [c for c in changes if isinstance(c[2].form, LowRank) and c[2].bias is None
+           and c[2].form.u.cols <= min(c[2].form.shape)]       # a rank above the layer: pair by pair, from ΔW
     shapes = {c[2].form.shape for c in low}
     if len(low) >= 1 and len(shapes) == 1:
         stacked = _stacked_lowrank([c[2].form for c in low])

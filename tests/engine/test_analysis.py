@@ -424,3 +424,27 @@ def test_modules_comfyui_does_not_load_are_not_measured(tmp_path):
     measured = sum(b["modules"] for b in r["blocks"]) + sum(t["modules"] for t in r["text_encoders"].values())
     assert measured == 986 - 560
     assert [b["name"] for b in r["blocks"]] == inspect_file(path).blocks
+
+
+@pytest.mark.parametrize("out, inner, rank", [(1, 1, 4000), (3, 200, 1500), (200, 3, 1500)])
+def test_a_rank_above_the_layer_is_measured_from_the_smaller_side(tmp_path, write_lora, rng, out, inner, rank):
+    """Issue 13 item 3: a 16 KB file with one module of rank 4,000 (out = in = 1) took 43 s and
+    815 MB: its r × r Grams cost O(r³). ΔW is then no larger than the stored factors, so it is
+    measured directly: same exact energy, bounded time and memory."""
+    import time
+    import tracemalloc
+    module = "lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q"
+    up, down = rng.standard_normal((out, rank)) / 50, rng.standard_normal((rank, inner)) / 50
+    stored = write_lora(tmp_path / "wide.safetensors", {f"{module}.lora_up.weight": up,
+                                                        f"{module}.lora_down.weight": down})
+    tracemalloc.start()                               # numpy reports its buffers to tracemalloc
+    t = time.perf_counter()
+    result = analyze_file(str(tmp_path / "wide.safetensors"))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert time.perf_counter() - t < 5 and peak < 32 << 20
+    delta = stored[f"{module}.lora_up.weight"] @ stored[f"{module}.lora_down.weight"]
+    assert result["ok"] and result["total_energy"] == pytest.approx(float(np.sum(delta ** 2)), rel=1e-5)
+    block = next(b for b in result["blocks"] if b["name"] == "IN4")
+    assert block["spectral_norm"] == pytest.approx(float(np.linalg.norm(delta, 2)), rel=1e-4)
+    assert block["effective_rank"] <= min(out, inner) + 1e-9

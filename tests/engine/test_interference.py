@@ -116,3 +116,25 @@ def test_different_architectures_and_bad_files(tmp_path, rng, write_lora):
     (tmp_path / "empty.safetensors").write_bytes(b"")
     r = interference(str(tmp_path / "sd1.safetensors"), str(tmp_path / "empty.safetensors"))
     assert r["ok"] is False and r["error_code"] == "empty" and "empty.safetensors" in r["error"]
+
+
+def test_two_ranks_above_the_layer_meet_without_a_rank_squared_gram(tmp_path, write_lora, rng):
+    """Issue 13 item 3, for plans: two 16 KB files of rank 4,000 on a 1 × 1 layer would build a
+    4,000 × 4,000 cross Gram (128 MB); their inner product is taken from ΔW instead, exactly."""
+    import time
+    from lora_atlas.engine.interference import stack_gram
+    module = "lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q"
+    deltas = []
+    for name in ("a", "b"):
+        up, down = rng.standard_normal((1, 4000)) / 50, rng.standard_normal((4000, 1)) / 50
+        stored = write_lora(tmp_path / f"{name}.safetensors", {f"{module}.lora_up.weight": up,
+                                                               f"{module}.lora_down.weight": down})
+        deltas.append(stored[f"{module}.lora_up.weight"] @ stored[f"{module}.lora_down.weight"])
+    import tracemalloc
+    tracemalloc.start()                               # numpy reports its buffers to tracemalloc
+    t = time.perf_counter()
+    g = stack_gram([str(tmp_path / "a.safetensors"), str(tmp_path / "b.safetensors")])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert time.perf_counter() - t < 5 and g["ok"] and peak < 32 << 20
+    assert g["blocks"]["IN4"][0][1] == pytest.approx(float(np.sum(deltas[0] * deltas[1])), rel=1e-5)
