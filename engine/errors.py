@@ -5,8 +5,8 @@
     ├── PickleContainer          .ckpt/.pt/.bin and friends; never unpickled            (pickle)
     ├── HeaderError              the safetensors container itself is malformed
     │   ├── EmptyFile                                                                   (empty)
-    │   ├── TruncatedFile        shorter than its header says                           (truncated)
-    │   ├── HeaderTooLarge       header length absurd or beyond the file                (header_too_large)
+    │   ├── TruncatedFile        shorter than its header or tensors say                 (truncated)
+    │   ├── HeaderTooLarge       header length over the 100 MB limit                    (header_too_large)
     │   ├── InvalidHeader        not JSON, not an object, wrong field types             (invalid_header)
     │   ├── UnknownDtype                                                                (unknown_dtype)
     │   └── BadOffsets           offsets out of range, overlapping, size mismatch       (bad_offsets)
@@ -14,7 +14,7 @@
     │   ├── FullCheckpoint                                                              (checkpoint)
     │   └── TextualInversion                                                            (embedding)
     └── AnalysisError            tensors that cannot be measured                        (bad_tensor)
-        ├── ShapeMismatch        factors whose shapes do not fit their adapter          (bad_shapes)
+        ├── ShapeMismatch        factors that do not fit their adapter, or a zero dim   (bad_shapes)
         ├── NonFinite            NaN or Inf values                                      (non_finite)
         └── UnsupportedDtype     a dtype the maths cannot read                          (unsupported_dtype)
 

@@ -129,7 +129,8 @@ def _check_length(n: int, size: int) -> None:
     if n > MAX_HEADER_BYTES:
         raise HeaderTooLarge(f"header length {n} bytes exceeds the {MAX_HEADER_BYTES}-byte limit")
     if n > size - 8:
-        raise HeaderTooLarge(f"header length {n} bytes is larger than the file ({size} bytes)")
+        # Within the limit but past the end: the file was cut short (an incomplete download).
+        raise TruncatedFile(f"truncated: header length {n} bytes is larger than the file ({size} bytes)")
     if n < 2:
         raise InvalidHeader(f"header length {n} bytes is too short for a JSON object")
 
