@@ -1,7 +1,7 @@
 """Why a file could not be inspected, one class per cause.
 
     InspectError                 a file is not a usable LoRA; `code` is a short stable slug
-    ├── UnreadableFile           vanished, permission denied, a directory, I/O error   (unreadable)
+    ├── UnreadableFile           vanished, permission denied, not a regular file, I/O  (unreadable)
     ├── PickleContainer          .ckpt/.pt/.bin and friends; never unpickled            (pickle)
     ├── HeaderError              the safetensors container itself is malformed
     │   ├── EmptyFile                                                                   (empty)

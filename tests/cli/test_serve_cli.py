@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -65,3 +67,44 @@ async def test_serve_routes_and_job_events(served):
                     if doc["data"]["state"] in ("done", "failed"):
                         break
             assert states[-1] == "done"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_serve_with_a_fifo_scans_organizes_and_stops(library_copy):
+    # A FIFO named like a LoRA used to block the background scan forever while it held the
+    # library's writer lock: organize jobs failed as busy and SIGTERM could not stop the server.
+    root = str(library_copy("comfy", "loras"))
+    os.mkfifo(os.path.join(root, "styles", "pipe.safetensors"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "lora_atlas", "serve", root, "--port", str(port)],
+                            stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/lora-atlas"
+    try:
+        for _ in range(400):
+            try:
+                urllib.request.urlopen(url + "/settings", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.05)
+        listing = json.loads(urllib.request.urlopen(url + "/loras?refresh=1", timeout=60).read())
+        assert listing["total"] == 5
+        request = urllib.request.Request(url + "/jobs/organize", data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json"})
+        job = json.loads(urllib.request.urlopen(request, timeout=30).read())["job"]
+        for _ in range(600):
+            job = json.loads(urllib.request.urlopen(f"{url}/jobs/{job['id']}", timeout=30).read())
+            if job["state"] in ("done", "failed"):
+                break
+            time.sleep(0.05)
+        assert job["state"] == "done", job
+    finally:
+        proc.terminate()
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("SIGTERM did not stop the server") from None
+    assert code in (0, -signal.SIGTERM)

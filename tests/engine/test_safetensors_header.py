@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 
 import pytest
@@ -103,6 +104,19 @@ def test_missing_and_directory_are_unreadable(tmp_path):
         read_header(str(tmp_path / "nope.safetensors"))
     with pytest.raises(errors.UnreadableFile, match="directory"):
         read_header(str(tmp_path))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_fifo_and_device_are_unreadable_without_blocking(tmp_path, deadline):
+    # A FIFO named like a LoRA: a plain open() for reading waits for a writer forever.
+    fifo = tmp_path / "pipe.safetensors"
+    os.mkfifo(fifo)
+    with pytest.raises(errors.UnreadableFile, match=r"named pipe \(FIFO\), not a regular file"):
+        read_header(str(fifo))
+    device = tmp_path / "zero.safetensors"
+    device.symlink_to("/dev/zero")                  # never ends; its size says 0
+    with pytest.raises(errors.UnreadableFile, match="a device, not a regular file"):
+        read_header(str(device))
 
 
 def test_header_length_past_the_end_is_truncated_not_too_large(tmp_path):
