@@ -20,9 +20,10 @@ import os
 import shutil
 import signal
 
-from .errors import DestinationExists, FilesystemError
+from .errors import DestinationExists, DiskFull, FilesystemError
 
 TEMP_PREFIX = ".atlas-tmp-"
+DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 _crash_at = int(os.environ.get("LORA_ATLAS_CRASH_AT", "0") or 0)
 _fsync = os.environ.get("LORA_ATLAS_FSYNC", "1") != "0"
@@ -46,6 +47,14 @@ def _reason(exc: OSError) -> str:
     if exc.errno == errno.ENAMETOOLONG:
         return "the name is too long for this file system"
     return exc.strerror or str(exc)
+
+
+def failure(exc: OSError, verb: str, src: str, dst: str | None = None) -> FilesystemError:
+    """The library error for an OSError of one step: DiskFull when the disk or quota is full
+    (one clear message wherever it happens), else FilesystemError with the reason in words."""
+    if exc.errno in DISK_FULL:
+        return DiskFull(verb, src, dst)
+    return FilesystemError(_reason(exc), verb, src, dst)
 
 
 def _temp_name(folder: str) -> str:
@@ -95,7 +104,7 @@ def makedirs(path: str) -> list:
         except FilesystemError:
             raise
         except OSError as exc:
-            raise FilesystemError(_reason(exc), "create folder", folder) from None
+            raise failure(exc, "create folder", folder) from None
     return list(reversed(created))
 
 
@@ -146,7 +155,7 @@ def safe_move(src: str, dst: str, *, durable: bool = False) -> bool:
     except FilesystemError:
         raise
     except OSError as exc:
-        raise FilesystemError(_reason(exc), "move", src, dst) from None
+        raise failure(exc, "move", src, dst) from None
     crash_point()
     if durable:
         fsync_dir(os.path.dirname(dst))
@@ -200,7 +209,7 @@ def atomic_write(path: str, data: bytes, *, durable: bool = True) -> None:
             os.unlink(tmp)
         except OSError:
             pass
-        raise FilesystemError(_reason(exc), "write", path) from None
+        raise failure(exc, "write", path) from None
     crash_point()
 
 

@@ -111,7 +111,7 @@ def begin(root: str, kind: str, ops: list) -> Run:
     existing = runs(root)
     number = (existing[-1].number if existing else 0) + 1
     folder = os.path.join(journal_dir(root), f"run-{number:04d}")
-    os.makedirs(folder, exist_ok=True)
+    fs_safety.makedirs(folder)                 # a full disk is DiskFull here, not a traceback
     for i, op in enumerate(ops):
         op["seq"] = i
     _publish(folder, number, kind, ops)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 
+from . import fs_safety
 from .errors import LibraryBusy
 from .store import STATE_DIR
 
@@ -24,18 +25,25 @@ except ImportError:  # Windows
 
 @contextlib.contextmanager
 def library_lock(root: str, action: str = "organize"):
-    """Hold the library's writer lock, or raise `LibraryBusy` at once naming who holds it."""
+    """Hold the library's writer lock, or raise `LibraryBusy` at once naming who holds it. A lock
+    file that cannot be created or written is a FilesystemError (DiskFull on a full disk)."""
     state = os.path.join(root, STATE_DIR)
-    os.makedirs(state, exist_ok=True)
     path = os.path.join(state, LOCK_NAME)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.makedirs(state, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise fs_safety.failure(exc, "create the lock file", path) from None
     try:
         if not _try_lock(fd):
             holder = _read_holder(fd)
             raise LibraryBusy(f"the library '{root}' is busy: {holder or 'another process'} is changing it; "
                               "try again when it has finished (reading commands such as check and reconcile still work)")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{action} (pid {os.getpid()})".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{action} (pid {os.getpid()})".encode(), 0)
+        except OSError as exc:          # a full disk: say so (the lock goes with the descriptor)
+            raise fs_safety.failure(exc, "write the lock file", path) from None
         try:
             yield
         finally:
