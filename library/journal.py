@@ -147,7 +147,24 @@ def recover(root: str) -> list:
         run.set_state("interrupted")
         messages.append(f"run {run.number} ({run.kind}) was interrupted; it is recorded and can be undone"
                         + (f" ({finished} half-done move(s) finished)" if finished else ""))
+    _remove_journal_temps(root)
     return messages
+
+
+def _remove_journal_temps(root: str) -> None:
+    """Drop the temporary files a kill left inside the journal itself: a plan, state or backup
+    being written atomically. Every run folder is looked at, not only the runs being recovered: a
+    kill while publishing a plan leaves a folder `runs()` skips, and one while an undo marks its run
+    leaves it in the folder of a finished run."""
+    base = journal_dir(root)
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith("run-"):
+            fs_safety.remove_temps(os.path.join(base, name))
+            fs_safety.remove_temps(os.path.join(base, name, "backup"))
 
 
 def _same_bytes(a: str, b: str) -> bool:
