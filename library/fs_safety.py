@@ -213,6 +213,26 @@ def atomic_write(path: str, data: bytes, *, durable: bool = True) -> None:
     crash_point()
 
 
+def name_limit(folder: str) -> int:
+    """The longest file name, in bytes, the file system holding `folder` (or its nearest existing
+    parent: the folder may be about to be made) accepts: PC_NAME_MAX, else 255."""
+    path = os.path.abspath(folder)
+    while not os.path.isdir(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    try:
+        limit = os.pathconf(path, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):      # Windows has no pathconf
+        return 255
+    return limit if limit and limit > 0 else 255
+
+
+def fit_name(stem: str, tail: str, limit: int) -> str:
+    """`stem + tail` within `limit` UTF-8 bytes: the stem is cut on a character boundary, the tail
+    (a `-2` suffix, the extension) is kept whole, so the name still says what the file is."""
+    room = max(limit - len(tail.encode("utf-8")), 0)
+    return stem.encode("utf-8")[:room].decode("utf-8", "ignore") + tail
+
+
 def remove_temps(folder: str) -> list:
     """Remove this module's leftover temporary files in `folder` (a killed write or copy)."""
     removed = []

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, field
 
 from . import config_files as cf
@@ -217,11 +218,7 @@ def _plan_quarantine(b: _Builder, row: dict, reason: str, taken: set, item: int)
     if row.get("error_code") == "unreadable" and not os.path.lexists(b.abs(rel)):
         return
     folder = f"{QUARANTINE_DIR}/{reason}"
-    stem, ext = os.path.splitext(name)
-    dest, n = name, 2
-    while f"{folder}/{dest}".casefold() in taken or os.path.lexists(b.abs(f"{folder}/{dest}")):
-        dest, n = f"{stem}-{n}{ext}", n + 1
-    taken.add(f"{folder}/{dest}".casefold())
+    dest, note_name = _quarantine_names(b, folder, name, taken)
     insp = row.get("inspection") or {}
     why = insp.get("error") or {
         "unknown-architecture": "a LoRA of an architecture LoRA Atlas does not recognize",
@@ -230,11 +227,43 @@ def _plan_quarantine(b: _Builder, row: dict, reason: str, taken: set, item: int)
     b.plan.items.append(Item("quarantine", rel, f"{folder}/{dest}", why, key=item))
     b.mkdirs(folder, item)
     b.add({"op": "move", "src": rel, "dst": f"{folder}/{dest}", "size": row["size"], "why": "quarantine"}, item)
-    note_name = dest + NOTE_SUFFIX if cf.fits_name(dest + NOTE_SUFFIX) else \
-        dest.encode("utf-8")[:200].decode("utf-8", "ignore") + NOTE_SUFFIX
     note = (f"{dest}\nquarantined by LoRA Atlas: {reason}\nwhy: {why}\nwas: {rel}\n\n"
             "Nothing was deleted. To use it again, fix or convert it and move it back into the library.\n")
     b.write(f"{folder}/{note_name}", note.encode("utf-8"), item, "note")
+
+
+def _quarantine_names(b: _Builder, folder: str, name: str, taken: set) -> tuple:
+    """(file name, note name) in the quarantine `folder`: `name`, else `<stem>-2<ext>`, `-3`, ...
+    Both fit the file system's name limit (the stem is cut, the suffix and extension kept): two
+    bad files with one 255-byte name in two folders failed forever on a `-2` too long to exist.
+    A note may be reused only by the file it describes (its first line names it)."""
+    stem, ext = os.path.splitext(name)
+    limit = fs_safety.name_limit(b.abs(folder))
+    n = 1
+    while True:
+        tail = ext if n == 1 else f"-{n}{ext}"
+        dest, note = fs_safety.fit_name(stem, tail, limit), fs_safety.fit_name(stem, tail + NOTE_SUFFIX, limit)
+        if _name_free(b, folder, dest, taken) and _name_free(b, folder, note, taken, describes=dest):
+            taken.update({f"{folder}/{dest}".casefold(), f"{folder}/{note}".casefold()})
+            return dest, note
+        n += 1
+
+
+def _name_free(b: _Builder, folder: str, name: str, taken: set, describes: str | None = None) -> bool:
+    """Whether `folder/name` is used neither by this plan nor on disk (a note on disk is free for
+    the file `describes`, which it was written for)."""
+    rel = f"{folder}/{name}"
+    if rel.casefold() in taken:
+        return False
+    try:
+        if not stat.S_ISREG(os.lstat(b.abs(rel)).st_mode) or describes is None:
+            return False                        # a link or a FIFO is never read nor replaced
+        existing = fs_safety.read_bytes(b.abs(rel)) or b""
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return existing.split(b"\n", 1)[0] == describes.encode("utf-8")
 
 
 def _plan_config(b: _Builder, row: dict, folder: str, known: dict, previews: bool, now: str, item: int,

@@ -220,3 +220,33 @@ def test_a_failing_step_skips_its_item_and_loses_nothing(library, hashes, monkey
     assert set(before.values()) <= values
     monkeypatch.undo()
     assert operations.reconcile_library(root, repair=True).ok
+
+
+def test_two_bad_files_with_one_255_byte_name_are_both_quarantined(tmp_path, hashes):
+    # The second one needs a suffix; `<name>-2.safetensors` is 257 bytes, too long to exist, so it
+    # used to fail on every organize, each time adding another failing journal run.
+    root = tmp_path / "lib"
+    name = "é" * 121 + "x" + ".safetensors"                 # 255 UTF-8 bytes; cutting it splits an 'é'
+    assert len(name.encode()) == 255
+    for folder in ("a", "b"):
+        (root / folder).mkdir(parents=True)
+        (root / folder / name).write_bytes(f"not a LoRA from {folder}".encode() * 3)
+    before = hashes(root)
+    result = operations.organize(str(root))
+    assert not [i for i in result.plan.items if i.failed] and not result.problems, result.problems
+    assert [i.action for i in result.plan.items] == ["quarantine", "quarantine"]
+    quarantine = root / "_incompatible" / "unreadable"
+    names = sorted(os.listdir(quarantine))
+    assert len(names) == 4 and all(len(n.encode()) <= 255 for n in names)
+    files = [n for n in names if not n.endswith(".why.txt")]
+    assert name in files and any(n.endswith("-2.safetensors") for n in files)
+    for n in files:                                          # each note names its own file
+        (note,) = [m for m in names if m.endswith(".why.txt") and
+                   (quarantine / m).read_text().split("\n", 1)[0] == n]
+        assert note.endswith(".safetensors.why.txt")
+    moved = {h for p, h in hashes(root).items() if p.startswith("_incompatible/") and not p.endswith(".why.txt")}
+    assert moved == set(before.values())
+    again = operations.organize(str(root))
+    assert again.run is None and again.plan.items == []       # no new, failing journal run
+    operations.undo(str(root))
+    assert hashes(root) == before
