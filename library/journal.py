@@ -219,7 +219,8 @@ def _undo_op(run: Run, op: dict, report: UndoReport) -> None:
             else:
                 report.problems.append(f"{op['src']}: something else now has this name; '{op['dst']}' left in place")
             return
-        if op.get("size") is not None and os.path.getsize(dst) != op["size"]:
+        # A link goes back as the link it is, whatever its target holds now (or if it dangles).
+        if op.get("size") is not None and not os.path.islink(dst) and os.path.getsize(dst) != op["size"]:
             report.problems.append(f"{op['dst']}: changed since the run (size differs); left in place")
             return
         fs_safety.makedirs(os.path.dirname(src))

@@ -250,3 +250,54 @@ def test_two_bad_files_with_one_255_byte_name_are_both_quarantined(tmp_path, has
     assert again.run is None and again.plan.items == []       # no new, failing journal run
     operations.undo(str(root))
     assert hashes(root) == before
+
+
+def _tree(root) -> dict:
+    """relative path -> ("link", target) or ("file", bytes) under `root`, the store excluded: a
+    link counts as a link, so replacing one by a copy of its target shows."""
+    out = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".lora-atlas"]
+        for name in files:
+            path = os.path.join(folder, name)
+            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            out[rel] = ("link", os.readlink(path)) if os.path.islink(path) else ("file", open(path, "rb").read())
+    return out
+
+
+def test_symlinks_stay_links_through_organize_and_undo(tmp_path):
+    # A linked config.yaml or index.json used to become a regular file (a copy of the target, which
+    # may lie outside the library) after organize, and to stay one after undo; a LoRA linked by a
+    # relative path was moved into its own folder, where the link pointed nowhere, and undo failed.
+    root, shared = tmp_path / "lib", tmp_path / "shared"
+    (root / "styles" / "ink").mkdir(parents=True)
+    (root / "characters").mkdir()
+    shared.mkdir()
+    write_fixture("sd1_lora", str(root / "styles/ink/ink.safetensors"), rank=1, sparse=True)
+    write_fixture("sdxl_lora", str(root / "characters/hero.safetensors"), rank=1, sparse=True)
+    (shared / "ink.yaml").write_text("name: ink from outside\nnotes: kept outside the library\n")
+    (shared / "index.json").write_text("{}")
+    os.symlink("../../../shared/ink.yaml", root / "styles/ink/config.yaml")        # relative
+    os.symlink(shared / "index.json", root / "index.json")                          # absolute
+    # Linked LoRAs: a relative link would point nowhere from a new folder; an absolute one moves.
+    write_fixture("sd1_lora", str(shared / "rel.safetensors"), rank=1, sparse=True, metadata={"n": "rel"})
+    write_fixture("sd1_lora", str(shared / "abs.safetensors"), rank=1, sparse=True, metadata={"n": "abs"})
+    os.symlink("../../shared/rel.safetensors", root / "styles/rel.safetensors")
+    os.symlink(shared / "abs.safetensors", root / "characters/abs.safetensors")
+    before, outside = _tree(root), _tree(shared)
+    result = operations.organize(str(root))
+    assert result.run == 1 and not [i for i in result.plan.items if i.failed]
+    for rel in ("styles/ink/config.yaml", "index.json"):
+        assert any(p.startswith(f"{rel}: is a symbolic link; left as it is") for p in result.problems), result.problems
+        assert _tree(root)[rel] == before[rel]                                       # still the same link
+    assert _tree(shared) == outside                                                  # nothing written through
+    assert not [p for p, (kind, data) in _tree(root).items() if kind == "file" and b"kept outside" in data]
+    assert os.path.isfile(root / "characters/hero/config.yaml")                      # the rest was organized
+    assert any(p.startswith("styles/rel.safetensors: a symbolic link to a relative path") for p in result.problems)
+    assert _tree(root)["styles/rel.safetensors"] == before["styles/rel.safetensors"]
+    assert _tree(root)["characters/abs/abs.safetensors"] == before["characters/abs.safetensors"]
+    assert os.path.isfile(root / "characters/abs/abs.safetensors")                  # moved, and still resolves
+    os.rename(shared / "abs.safetensors", tmp_path / "away")        # the link dangles: undo puts it back all the same
+    report = operations.undo(str(root))
+    os.rename(tmp_path / "away", shared / "abs.safetensors")
+    assert not report.problems and _tree(root) == before and _tree(shared) == outside
