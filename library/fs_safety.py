@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 
+from ..engine.safetensors_header import open_regular
 from .errors import DestinationExists, DiskFull, FilesystemError
 
 TEMP_PREFIX = ".atlas-tmp-"
@@ -251,9 +252,10 @@ def remove_temps(folder: str) -> list:
 
 
 def read_bytes(path: str) -> bytes | None:
-    """The bytes of a small file (config, index, note), or None when it does not exist."""
+    """The bytes of a small file (config, index, note), or None when it does not exist. What is
+    not a regular file raises NotRegularFile (an OSError) unopened: a FIFO would block forever."""
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             return fh.read()
     except FileNotFoundError:
         return None

@@ -63,13 +63,15 @@ def hashes():
 
 @pytest.fixture
 def deadline():
-    """Fail (instead of hanging the suite) if the test blocks for 20 s, e.g. in open() on a FIFO."""
+    """Fail (instead of hanging the suite) if the test blocks for 20 s, e.g. in open() on a FIFO.
+    The failure is not an OSError (code under test may catch those and block again), and the
+    alarm repeats every second until the test ends."""
     def expired(signum, frame):
-        raise TimeoutError("blocked: a read waited on something that is not a regular file")
+        pytest.fail("blocked for 20 s: a read waited on something that is not a regular file")
     previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(20)
+    signal.setitimer(signal.ITIMER_REAL, 20, 1)
     yield
-    signal.alarm(0)
+    signal.setitimer(signal.ITIMER_REAL, 0)
     signal.signal(signal.SIGALRM, previous)
 
 

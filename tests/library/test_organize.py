@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 import pytest
 import yaml
@@ -301,3 +302,19 @@ def test_symlinks_stay_links_through_organize_and_undo(tmp_path):
     report = operations.undo(str(root))
     os.rename(tmp_path / "away", shared / "abs.safetensors")
     assert not report.problems and _tree(root) == before and _tree(shared) == outside
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_a_fifo_named_config_yaml_or_index_json_blocks_nothing(tmp_path, deadline):
+    root = tmp_path / "lib"
+    (root / "styles" / "ink").mkdir(parents=True)
+    for stem in ("ink", "wash"):                    # two LoRAs: organize reads config.yaml to tell whose it is
+        write_fixture("sd1_lora", str(root / f"styles/ink/{stem}.safetensors"), rank=1, sparse=True, metadata={"n": stem})
+    os.mkfifo(root / "styles/ink/config.yaml")
+    os.mkfifo(root / "index.json")
+    result = operations.organize(str(root))
+    assert any(p.startswith("index.json: is a named pipe (FIFO), not a regular file") for p in result.problems)
+    report = operations.reconcile_library(str(root))
+    assert any("index.json: is a named pipe" in e for e in report.errors)
+    assert stat.S_ISFIFO(os.lstat(root / "index.json").st_mode)
+    assert stat.S_ISFIFO(os.lstat(root / "styles/ink/config.yaml").st_mode)
