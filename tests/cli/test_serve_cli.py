@@ -28,9 +28,8 @@ def test_serve_help_has_an_example():
     assert "Example:" in out.stdout
 
 
-@pytest.fixture
-def served(library_copy):
-    root = str(library_copy("comfy", "loras"))
+def _start_serving(root: str):
+    """(process, base URL) of `lora-atlas serve root` on a free loopback port, once it answers."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -43,6 +42,12 @@ def served(library_copy):
             break
         except OSError:
             time.sleep(0.05)
+    return proc, url
+
+
+@pytest.fixture
+def served(library_copy):
+    proc, url = _start_serving(str(library_copy("comfy", "loras")))
     yield url
     proc.terminate()
     proc.wait(timeout=20)
@@ -75,19 +80,9 @@ def test_serve_with_a_fifo_scans_organizes_and_stops(library_copy):
     # library's writer lock: organize jobs failed as busy and SIGTERM could not stop the server.
     root = str(library_copy("comfy", "loras"))
     os.mkfifo(os.path.join(root, "styles", "pipe.safetensors"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "lora_atlas", "serve", root, "--port", str(port)],
-                            stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}/lora-atlas"
+    proc, url = _start_serving(root)
+    url += "/lora-atlas"
     try:
-        for _ in range(400):
-            try:
-                urllib.request.urlopen(url + "/settings", timeout=2).read()
-                break
-            except OSError:
-                time.sleep(0.05)
         listing = json.loads(urllib.request.urlopen(url + "/loras?refresh=1", timeout=60).read())
         assert listing["total"] == 5
         request = urllib.request.Request(url + "/jobs/organize", data=b"{}", method="POST",
