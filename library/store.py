@@ -179,7 +179,11 @@ class Store:
             raise StoreError(f"cannot create '{state}': {exc.strerror or exc}") from None
         path = os.path.join(state, DB_NAME)
         store = cls(_connect(path), path)
-        store.migrate(upto)
+        try:
+            store.migrate(upto)
+        except BaseException:
+            store.close()                      # a failed upgrade (a full disk) keeps no connection open
+            raise
         return store
 
     @classmethod
