@@ -78,7 +78,9 @@ def default_jobs() -> int:
 def lora_paths(arguments) -> list:
     """PATH arguments expanded: a folder means its LoRA files, recursively, sorted, with a scan's
     skip rules (library/scan.py; what is skipped is said on stderr); paths that do not exist are
-    kept, last and in argument order, so they are reported as unreadable rather than dropped."""
+    kept, last and in argument order, so they are reported as unreadable rather than dropped.
+    Only stat is used here: a FIFO or device given by name is kept and the engine reports it
+    unreadable without opening it (engine/safetensors_header.open_regular)."""
     missing = [p for p in arguments if not os.path.exists(p)]
     out = []
     for path in arguments:

@@ -156,7 +156,7 @@ def run(args) -> int:
         else:
             with reader_store(root, create=True) as (store, persist):
                 if args.save and not persist:
-                    raise PlanError([f"the library '{root}' is busy or read-only: --save cannot write now; try again"])
+                    raise PlanError([f"the library '{root}' is busy, read-only or its disk is full: --save cannot write now; try again"])
                 result = plan_request(build_request(args, library=True), store, root, save_as=args.save,
                                       history=persist)
     except (LibraryError, PlanError) as exc:

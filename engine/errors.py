@@ -1,13 +1,13 @@
 """Why a file could not be inspected, one class per cause.
 
     InspectError                 a file is not a usable LoRA; `code` is a short stable slug
-    ├── UnreadableFile           vanished, permission denied, a directory, I/O error   (unreadable)
+    ├── UnreadableFile           vanished, permission denied, not a regular file, I/O  (unreadable)
     │   └── BadFileName          a name that is not valid UTF-8: no tool can name it    (bad_name)
     ├── PickleContainer          .ckpt/.pt/.bin and friends; never unpickled            (pickle)
     ├── HeaderError              the safetensors container itself is malformed
     │   ├── EmptyFile                                                                   (empty)
-    │   ├── TruncatedFile        shorter than its header says                           (truncated)
-    │   ├── HeaderTooLarge       header length absurd or beyond the file                (header_too_large)
+    │   ├── TruncatedFile        shorter than its header or tensors say                 (truncated)
+    │   ├── HeaderTooLarge       header length over the 100 MB limit                    (header_too_large)
     │   ├── InvalidHeader        not JSON, not an object, wrong field types             (invalid_header)
     │   ├── UnknownDtype                                                                (unknown_dtype)
     │   └── BadOffsets           offsets out of range, overlapping, size mismatch       (bad_offsets)
@@ -15,7 +15,7 @@
     │   ├── FullCheckpoint                                                              (checkpoint)
     │   └── TextualInversion                                                            (embedding)
     └── AnalysisError            tensors that cannot be measured                        (bad_tensor)
-        ├── ShapeMismatch        factors whose shapes do not fit their adapter          (bad_shapes)
+        ├── ShapeMismatch        factors that do not fit their adapter, or a zero dim   (bad_shapes)
         ├── NonFinite            NaN or Inf values                                      (non_finite)
         └── UnsupportedDtype     a dtype the maths cannot read                          (unsupported_dtype)
 

@@ -17,6 +17,7 @@ from .errors import (
     InspectError,
     NotALora,
     PickleContainer,
+    ShapeMismatch,
     TextualInversion,
 )
 from .comfy_keymap import dropped_by_inspire, unmapped_by_comfyui
@@ -103,6 +104,8 @@ def _inspect(path: str):
     meta = header.metadata
     if facts.not_a_lora is not None:
         raise _not_a_lora(header, meta)
+    if facts.zero_dim is not None:
+        raise ShapeMismatch(facts.zero_dim)
 
     arch = arch_mod.detect(meta, facts.layout, facts.keys_arch)
     blocks, encoders, inspire_warnings = facts.for_architecture(arch.name)
@@ -144,6 +147,7 @@ class TableFacts:
         layout = build_layout(tensors)
         self.layout = layout
         self.not_a_lora = None if layout.modules else True
+        self.zero_dim = _zero_dim(layout)
         self.keys_arch = arch_mod.from_keys(layout) if layout.modules else None
         self.adapter = summarize_adapters(layout.adapter_counts, any(m.conv for m in layout.modules))
         self.adapter_counts = tuple(sorted(layout.adapter_counts.items()))
@@ -211,6 +215,18 @@ def _table_facts(header) -> TableFacts:
     else:
         _FACTS_CACHE.move_to_end(digest)
     return facts
+
+
+def _zero_dim(layout) -> str | None:
+    """Why the file is `bad_shapes` if one of its LoRA tensors has a zero dimension, else None.
+    Such a factor holds no values: ComfyUI cannot apply it (alpha / rank, reshapes) and every
+    figure of the analysis would divide by it; the header says so, before any maths runs."""
+    for m in layout.modules:
+        for key in m.roles.values():
+            shape = layout.shapes[key]
+            if 0 in shape:
+                return f"tensor '{key}': shape {list(shape)} has a zero dimension (no values to apply)"
+    return None
 
 
 def _mode(counter: Counter):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import struct
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -64,10 +65,57 @@ _STRING = rb'"(?:[^"\\]++|\\.)*+"'
 _METADATA = re.compile(rb'"__metadata__":(\{(?:' + _STRING + rb':' + _STRING + rb'(?:,' + _STRING + rb':' + _STRING + rb')*+)?\})')
 
 
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+)
+
+
+def not_regular(mode: int) -> str | None:
+    """Why something of this `st_mode` is never read as a LoRA ("is a named pipe (FIFO), not a
+    regular file"), or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((kind for test, kind in _KINDS if test(mode)), "a special file")
+    return f"is {kind}, not a regular file"
+
+
+class NotRegularFile(OSError):
+    """`path` names something other than a regular file (`reason` says what)."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.reason = reason
+
+
+def open_regular(path: str):
+    """`path` opened for binary reading if it is a regular file, else NotRegularFile. A FIFO
+    named like a LoRA would block a plain open() until a writer comes (forever), and a device
+    never ends: so the name is stat'ed first (a device is never opened), then opened with
+    O_NONBLOCK and checked again on the descriptor (it may have been swapped meanwhile)."""
+    _check_regular(path, os.stat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        _check_regular(path, os.fstat(fd).st_mode)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _check_regular(path: str, mode: int) -> None:
+    reason = not_regular(mode)
+    if reason is not None:
+        raise NotRegularFile(path, reason)
+
+
 def read_header(path: str) -> Header:
     """Read 8 + N bytes of `path` and validate them against the file's size."""
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             size = os.fstat(fh.fileno()).st_size
             if size == 0:
                 raise EmptyFile("empty file (0 bytes)")
@@ -76,6 +124,8 @@ def read_header(path: str) -> Header:
             (n,) = struct.unpack("<Q", fh.read(8))
             _check_length(n, size)
             raw = fh.read(n)
+    except NotRegularFile as exc:
+        raise UnreadableFile(exc.reason) from None
     except IsADirectoryError:
         raise UnreadableFile("is a directory, not a file") from None
     except FileNotFoundError:
@@ -129,7 +179,8 @@ def _check_length(n: int, size: int) -> None:
     if n > MAX_HEADER_BYTES:
         raise HeaderTooLarge(f"header length {n} bytes exceeds the {MAX_HEADER_BYTES}-byte limit")
     if n > size - 8:
-        raise HeaderTooLarge(f"header length {n} bytes is larger than the file ({size} bytes)")
+        # Within the limit but past the end: the file was cut short (an incomplete download).
+        raise TruncatedFile(f"truncated: header length {n} bytes is larger than the file ({size} bytes)")
     if n < 2:
         raise InvalidHeader(f"header length {n} bytes is too short for a JSON object")
 

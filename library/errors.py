@@ -7,7 +7,8 @@
     │   ├── SchemaTooNew             written by a newer LoRA Atlas
     │   └── StoreDamaged             not a database any more
     ├── FilesystemError              a move or a write failed; carries `verb`, `src`, `dst`
-    │   └── DestinationExists        a move would have overwritten something
+    │   ├── DestinationExists        a move would have overwritten something
+    │   └── DiskFull                 the disk (or quota) is full: free space and run again
     ├── JournalError                 the move journal cannot be read or written
     ├── NothingToUndo                no organize left to roll back
     ├── NotFound                     no LoRA, saved plan, template or profile of that name or id
@@ -59,6 +60,15 @@ class FilesystemError(LibraryError):
 class DestinationExists(FilesystemError):
     def __init__(self, verb: str, src: str, dst: str):
         super().__init__("the destination already exists (nothing was overwritten)", verb, src, dst)
+
+
+class DiskFull(FilesystemError):
+    """No space left (ENOSPC, EDQUOT, SQLite's "database or disk is full") wherever it happens: the
+    lock file, the store, a journaled write. One error and one piece of advice, never a traceback
+    nor "the database is damaged, move it away" (it holds saved plans and profiles)."""
+
+    def __init__(self, verb: str, src: str, dst: str | None = None):
+        super().__init__("the disk is full; free some space on it and run the command again", verb, src, dst)
 
 
 class JournalError(LibraryError):

@@ -20,9 +20,11 @@ import os
 import shutil
 import signal
 
-from .errors import DestinationExists, FilesystemError
+from ..engine.safetensors_header import open_regular
+from .errors import DestinationExists, DiskFull, FilesystemError
 
 TEMP_PREFIX = ".atlas-tmp-"
+DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 _crash_at = int(os.environ.get("LORA_ATLAS_CRASH_AT", "0") or 0)
 _fsync = os.environ.get("LORA_ATLAS_FSYNC", "1") != "0"
@@ -46,6 +48,14 @@ def _reason(exc: OSError) -> str:
     if exc.errno == errno.ENAMETOOLONG:
         return "the name is too long for this file system"
     return exc.strerror or str(exc)
+
+
+def failure(exc: OSError, verb: str, src: str, dst: str | None = None) -> FilesystemError:
+    """The library error for an OSError of one step: DiskFull when the disk or quota is full
+    (one clear message wherever it happens), else FilesystemError with the reason in words."""
+    if exc.errno in DISK_FULL:
+        return DiskFull(verb, src, dst)
+    return FilesystemError(_reason(exc), verb, src, dst)
 
 
 def _temp_name(folder: str) -> str:
@@ -95,7 +105,7 @@ def makedirs(path: str) -> list:
         except FilesystemError:
             raise
         except OSError as exc:
-            raise FilesystemError(_reason(exc), "create folder", folder) from None
+            raise failure(exc, "create folder", folder) from None
     return list(reversed(created))
 
 
@@ -146,7 +156,7 @@ def safe_move(src: str, dst: str, *, durable: bool = False) -> bool:
     except FilesystemError:
         raise
     except OSError as exc:
-        raise FilesystemError(_reason(exc), "move", src, dst) from None
+        raise failure(exc, "move", src, dst) from None
     crash_point()
     if durable:
         fsync_dir(os.path.dirname(dst))
@@ -200,8 +210,28 @@ def atomic_write(path: str, data: bytes, *, durable: bool = True) -> None:
             os.unlink(tmp)
         except OSError:
             pass
-        raise FilesystemError(_reason(exc), "write", path) from None
+        raise failure(exc, "write", path) from None
     crash_point()
+
+
+def name_limit(folder: str) -> int:
+    """The longest file name, in bytes, the file system holding `folder` (or its nearest existing
+    parent: the folder may be about to be made) accepts: PC_NAME_MAX, else 255."""
+    path = os.path.abspath(folder)
+    while not os.path.isdir(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    try:
+        limit = os.pathconf(path, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):      # Windows has no pathconf
+        return 255
+    return limit if limit and limit > 0 else 255
+
+
+def fit_name(stem: str, tail: str, limit: int) -> str:
+    """`stem + tail` within `limit` UTF-8 bytes: the stem is cut on a character boundary, the tail
+    (a `-2` suffix, the extension) is kept whole, so the name still says what the file is."""
+    room = max(limit - len(tail.encode("utf-8")), 0)
+    return stem.encode("utf-8")[:room].decode("utf-8", "ignore") + tail
 
 
 def remove_temps(folder: str) -> list:
@@ -222,9 +252,10 @@ def remove_temps(folder: str) -> list:
 
 
 def read_bytes(path: str) -> bytes | None:
-    """The bytes of a small file (config, index, note), or None when it does not exist."""
+    """The bytes of a small file (config, index, note), or None when it does not exist. What is
+    not a regular file raises NotRegularFile (an OSError) unopened: a FIFO would block forever."""
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             return fh.read()
     except FileNotFoundError:
         return None

@@ -16,7 +16,7 @@ import hashlib
 import os
 import struct
 
-from ..engine.safetensors_header import MAX_HEADER_BYTES
+from ..engine.safetensors_header import MAX_HEADER_BYTES, open_regular
 
 FINGERPRINT_VERSION = 1
 ID_HEX = 24
@@ -29,9 +29,10 @@ CHUNK = 1 << 20
 
 def fingerprint(path: str) -> tuple:
     """(hex fingerprint, full SHA-256 or None) of `path`; the full hash comes free for files small
-    enough to be read whole. Raises OSError if the file cannot be read."""
+    enough to be read whole. Raises OSError if the file cannot be read, or is not a regular file
+    (a FIFO would block the read forever)."""
     h = hashlib.sha256(b"lora-atlas-fp/%d\0" % FINGERPRINT_VERSION)
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         size = os.fstat(fh.fileno()).st_size
         h.update(struct.pack("<Q", size))
         if size <= WHOLE_FILE_LIMIT:
@@ -63,8 +64,9 @@ def id_from_sha256(sha: str) -> str:
 
 
 def full_sha256(path: str) -> str:
+    """The SHA-256 of the whole file; OSError for what is not a regular file (never blocks)."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         while chunk := fh.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()

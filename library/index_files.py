@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 
+from ..engine.safetensors_header import NotRegularFile
 from .fs_safety import read_bytes
 
 INDEX_NAME = "index.json"
@@ -48,8 +49,12 @@ def dumps(doc) -> bytes:
 
 
 def read_json(path: str):
-    """Parsed JSON, None if absent, JsonUnreadable (with line) if it is not valid JSON."""
-    raw = read_bytes(path)
+    """Parsed JSON, None if absent, JsonUnreadable (with line) if it is not valid JSON or not a
+    regular file (a FIFO is never opened)."""
+    try:
+        raw = read_bytes(path)
+    except NotRegularFile as exc:
+        raise JsonUnreadable(exc.reason) from None
     if raw is None:
         return None
     try:

@@ -111,7 +111,7 @@ def begin(root: str, kind: str, ops: list) -> Run:
     existing = runs(root)
     number = (existing[-1].number if existing else 0) + 1
     folder = os.path.join(journal_dir(root), f"run-{number:04d}")
-    os.makedirs(folder, exist_ok=True)
+    fs_safety.makedirs(folder)                 # a full disk is DiskFull here, not a traceback
     for i, op in enumerate(ops):
         op["seq"] = i
     _publish(folder, number, kind, ops)
@@ -147,7 +147,24 @@ def recover(root: str) -> list:
         run.set_state("interrupted")
         messages.append(f"run {run.number} ({run.kind}) was interrupted; it is recorded and can be undone"
                         + (f" ({finished} half-done move(s) finished)" if finished else ""))
+    _remove_journal_temps(root)
     return messages
+
+
+def _remove_journal_temps(root: str) -> None:
+    """Drop the temporary files a kill left inside the journal itself: a plan, state or backup
+    being written atomically. Every run folder is looked at, not only the runs being recovered: a
+    kill while publishing a plan leaves a folder `runs()` skips, and one while an undo marks its run
+    leaves it in the folder of a finished run."""
+    base = journal_dir(root)
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith("run-"):
+            fs_safety.remove_temps(os.path.join(base, name))
+            fs_safety.remove_temps(os.path.join(base, name, "backup"))
 
 
 def _same_bytes(a: str, b: str) -> bool:
@@ -202,7 +219,8 @@ def _undo_op(run: Run, op: dict, report: UndoReport) -> None:
             else:
                 report.problems.append(f"{op['src']}: something else now has this name; '{op['dst']}' left in place")
             return
-        if op.get("size") is not None and os.path.getsize(dst) != op["size"]:
+        # A link goes back as the link it is, whatever its target holds now (or if it dangles).
+        if op.get("size") is not None and not os.path.islink(dst) and os.path.getsize(dst) != op["size"]:
             report.problems.append(f"{op['dst']}: changed since the run (size differs); left in place")
             return
         fs_safety.makedirs(os.path.dirname(src))

@@ -11,6 +11,7 @@ import contextlib
 import os
 import time
 
+from . import fs_safety
 from .errors import LibraryBusy
 from .store import STATE_DIR
 
@@ -26,11 +27,15 @@ except ImportError:  # Windows
 @contextlib.contextmanager
 def library_lock(root: str, action: str = "organize", wait: float = 0.0):
     """Hold the library's writer lock, or raise `LibraryBusy` naming who holds it: at once, or
-    after `wait` seconds for a short write (a config edit) that may meet a scan about to end."""
+    after `wait` seconds for a short write (a config edit) that may meet a scan about to end. A
+    lock file that cannot be created or written is a FilesystemError (DiskFull on a full disk)."""
     state = os.path.join(root, STATE_DIR)
-    os.makedirs(state, exist_ok=True)
     path = os.path.join(state, LOCK_NAME)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.makedirs(state, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise fs_safety.failure(exc, "create the lock file", path) from None
     try:
         deadline = time.monotonic() + wait
         locked = _try_lock(fd)
@@ -41,8 +46,11 @@ def library_lock(root: str, action: str = "organize", wait: float = 0.0):
             holder = _read_holder(fd)
             raise LibraryBusy(f"the library '{root}' is busy: {holder or 'another process'} is changing it; "
                               "try again when it has finished (reading commands such as check and reconcile still work)")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{action} (pid {os.getpid()})".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{action} (pid {os.getpid()})".encode(), 0)
+        except OSError as exc:          # a full disk: say so (the lock goes with the descriptor)
+            raise fs_safety.failure(exc, "write the lock file", path) from None
         try:
             yield
         finally:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ..engine.architecture import ARCHITECTURES
 from . import journal
-from .errors import LibraryBusy, LibraryError, StoreError
+from .errors import FilesystemError, LibraryBusy, LibraryError, StoreError
 from .lock import library_lock
 from .organize import Plan, build_plan, check_root, index_plan, record_folders
 from .organize_apply import apply
@@ -82,7 +82,7 @@ def check(root: str, *, allow=None, previews: bool = True, now: str | None = Non
     with reader_store(root) as (store, persist):
         result.scan = scan(store, root)
         if not persist:
-            result.scan.problems.append("the store was not updated (the library is busy or read-only)")
+            result.scan.problems.append("the store was not updated (the library is busy, read-only or its disk is full)")
         result.plan = build_plan(root, store, result.scan, allow=allow, previews=previews, now=now)
     result.problems = result.scan.problems + result.plan.problems
     for run in journal.runs(root):
@@ -99,7 +99,7 @@ def scan_library(root: str, *, full_hash: bool = False, progress=None) -> ScanRe
         if full_hash:
             ensure_sha256(store, root, progress=progress)
         if not persist:
-            report.problems.append("the store was not updated (the library is busy or read-only)")
+            report.problems.append("the store was not updated (the library is busy, read-only or its disk is full)")
     return report
 
 
@@ -130,7 +130,8 @@ def reconcile_library(root: str, *, repair: bool = False, progress=None) -> Reco
 @contextlib.contextmanager
 def reader_store(root: str, create: bool = False):
     """(store, persist): the library's store if no writer is busy, else an in-memory snapshot of
-    it. Without `create`, a library that has no store yet gets a throwaway one (reading changes
+    it (also when the lock or the store cannot be written: a read-only folder, a full disk).
+    Without `create`, a library that has no store yet gets a throwaway one (reading changes
     nothing on disk)."""
     if not create and not os.path.isdir(os.path.join(root, STATE_DIR)):
         with Store.memory() as store:
@@ -141,7 +142,7 @@ def reader_store(root: str, create: bool = False):
         stack.enter_context(library_lock(root, "scan"))
         store = stack.enter_context(Store.open(root))
         persist = True
-    except (LibraryBusy, StoreError, OSError):
+    except (LibraryBusy, StoreError, FilesystemError, OSError):   # busy, read-only or full: read a copy
         stack.close()
         store = stack.enter_context(Store.snapshot(root))
         persist = False

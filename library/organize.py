@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, field
 
+from ..engine.safetensors_header import not_regular
 from . import config_files as cf
 from . import fs_safety, index_files
 from .errors import NotALibraryRoot
@@ -133,6 +135,7 @@ class _Builder:
     def __init__(self, root, plan):
         self.root, self.plan = root, plan
         self.dirs = set()
+        self.refused = set()
 
     def abs(self, rel):
         return os.path.join(self.root, rel)
@@ -152,8 +155,45 @@ class _Builder:
             self.dirs.add(d)
             self.add({"op": "mkdir", "path": d}, item)
 
+    def untouchable(self, rel: str) -> bool:
+        """True, said once in the plan's problems, when `rel` must be neither read nor replaced: a
+        symbolic link (replaced by a file, the link was lost for good, undo included; written
+        through, a file perhaps outside the library would change) or not a regular file (a FIFO
+        blocks a read forever)."""
+        try:
+            mode = os.lstat(self.abs(rel)).st_mode
+        except OSError:
+            return False                          # absent (or unreadable: the write says why)
+        if stat.S_ISLNK(mode):
+            why = ("is a symbolic link; left as it is (organize never replaces a link nor writes through it): "
+                   "make it a regular file to have it kept up to date")
+        elif not_regular(mode) is not None:
+            why = not_regular(mode) + "; left as it is"
+        else:
+            return False
+        if rel not in self.refused:
+            self.refused.add(rel)
+            self.plan.problems.append(f"{rel}: {why}")
+        return True
+
+    def link_stays(self, rel: str) -> bool:
+        """True, said in the plan's problems, when `rel` is a symbolic link to a relative path:
+        moved into another folder it would point elsewhere (a LoRA organize broke, and undo could
+        not even find), so it stays where it is. An absolute link moves as the link it is."""
+        path = self.abs(rel)
+        try:
+            if not os.path.islink(path) or os.path.isabs(os.readlink(path)):
+                return False
+        except OSError:
+            return False
+        self.plan.problems.append(f"{rel}: a symbolic link to a relative path; moving it would break it, so it stays "
+                                  "where it is (make it a regular file or an absolute link to have it organized)")
+        return True
+
     def write(self, rel: str, data: bytes, item: int, kind: str) -> bool:
-        """A write step if `rel` does not already hold `data`."""
+        """A write step if `rel` does not already hold `data` (none for a link: `untouchable`)."""
+        if self.untouchable(rel):
+            return False
         current = fs_safety.read_bytes(self.abs(rel))
         if current == data:
             return False
@@ -186,7 +226,7 @@ def build_plan(root: str, store, report, *, mode: str = "organize", allow=None, 
             if mode in ("organize", "repair"):
                 _plan_config(b, row, parent_of(rel), known_folders, previews and mode == "organize", now, item)
             continue
-        if mode != "organize":
+        if mode != "organize" or b.link_stays(rel):
             continue
         name = rel.rsplit("/", 1)[-1]
         stem = os.path.splitext(name)[0]
@@ -205,6 +245,8 @@ def build_plan(root: str, store, report, *, mode: str = "organize", allow=None, 
         moved_in = [name]
         for side in _sidecars(root, parent_of(rel), stem, listings):
             src = f"{parent_of(rel)}/{side}" if parent_of(rel) else side
+            if b.link_stays(src):
+                continue
             b.add({"op": "move", "src": src, "dst": f"{folder}/{side}", "size": None, "why": "sidecar"}, item)
             moved_in.append(side)
         _plan_config(b, row, folder, known_folders, previews, now, item, names=moved_in, new=True)
@@ -214,14 +256,10 @@ def build_plan(root: str, store, report, *, mode: str = "organize", allow=None, 
 def _plan_quarantine(b: _Builder, row: dict, reason: str, taken: set, item: int) -> None:
     rel = row["path"]
     name = rel.rsplit("/", 1)[-1]
-    if row.get("error_code") == "unreadable" and not os.path.lexists(b.abs(rel)):
+    if row.get("error_code") == "unreadable" and not os.path.lexists(b.abs(rel)) or b.link_stays(rel):
         return
     folder = f"{QUARANTINE_DIR}/{reason}"
-    stem, ext = os.path.splitext(name)
-    dest, n = name, 2
-    while f"{folder}/{dest}".casefold() in taken or os.path.lexists(b.abs(f"{folder}/{dest}")):
-        dest, n = f"{stem}-{n}{ext}", n + 1
-    taken.add(f"{folder}/{dest}".casefold())
+    dest, note_name = _quarantine_names(b, folder, name, taken)
     insp = row.get("inspection") or {}
     why = insp.get("error") or {
         "unknown-architecture": "a LoRA of an architecture LoRA Atlas does not recognize",
@@ -230,11 +268,43 @@ def _plan_quarantine(b: _Builder, row: dict, reason: str, taken: set, item: int)
     b.plan.items.append(Item("quarantine", rel, f"{folder}/{dest}", why, key=item))
     b.mkdirs(folder, item)
     b.add({"op": "move", "src": rel, "dst": f"{folder}/{dest}", "size": row["size"], "why": "quarantine"}, item)
-    note_name = dest + NOTE_SUFFIX if cf.fits_name(dest + NOTE_SUFFIX) else \
-        dest.encode("utf-8")[:200].decode("utf-8", "ignore") + NOTE_SUFFIX
     note = (f"{dest}\nquarantined by LoRA Atlas: {reason}\nwhy: {why}\nwas: {rel}\n\n"
             "Nothing was deleted. To use it again, fix or convert it and move it back into the library.\n")
     b.write(f"{folder}/{note_name}", note.encode("utf-8"), item, "note")
+
+
+def _quarantine_names(b: _Builder, folder: str, name: str, taken: set) -> tuple:
+    """(file name, note name) in the quarantine `folder`: `name`, else `<stem>-2<ext>`, `-3`, ...
+    Both fit the file system's name limit (the stem is cut, the suffix and extension kept): two
+    bad files with one 255-byte name in two folders failed forever on a `-2` too long to exist.
+    A note may be reused only by the file it describes (its first line names it)."""
+    stem, ext = os.path.splitext(name)
+    limit = fs_safety.name_limit(b.abs(folder))
+    n = 1
+    while True:
+        tail = ext if n == 1 else f"-{n}{ext}"
+        dest, note = fs_safety.fit_name(stem, tail, limit), fs_safety.fit_name(stem, tail + NOTE_SUFFIX, limit)
+        if _name_free(b, folder, dest, taken) and _name_free(b, folder, note, taken, describes=dest):
+            taken.update({f"{folder}/{dest}".casefold(), f"{folder}/{note}".casefold()})
+            return dest, note
+        n += 1
+
+
+def _name_free(b: _Builder, folder: str, name: str, taken: set, describes: str | None = None) -> bool:
+    """Whether `folder/name` is used neither by this plan nor on disk (a note on disk is free for
+    the file `describes`, which it was written for)."""
+    rel = f"{folder}/{name}"
+    if rel.casefold() in taken:
+        return False
+    try:
+        if not stat.S_ISREG(os.lstat(b.abs(rel)).st_mode) or describes is None:
+            return False                        # a link or a FIFO is never read nor replaced
+        existing = fs_safety.read_bytes(b.abs(rel)) or b""
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return existing.split(b"\n", 1)[0] == describes.encode("utf-8")
 
 
 def _plan_config(b: _Builder, row: dict, folder: str, known: dict, previews: bool, now: str, item: int,
@@ -270,6 +340,8 @@ def _plan_config(b: _Builder, row: dict, folder: str, known: dict, previews: boo
                 return                                     # unchanged since we wrote it: no read
         except OSError:
             pass
+    if b.untouchable(cfg_rel):
+        return
     try:
         existing = cf.read_config(b.abs(cfg_rel))
     except cf.ConfigUnreadable as exc:
@@ -341,17 +413,18 @@ def index_plan(root: str, store, report) -> Plan:
                 has_preview=cf.existing_preview("", os.path.splitext(name)[0], names) is not None,
                 has_config=CONFIG_NAME in names, organized_at=folders.get(folder), lora_id=row["lora_id"],
                 inspection=row["inspection"], role=role_of(folder), sha256=row.get("sha256"))))
-    index_path = os.path.join(root, index_files.INDEX_NAME)
-    try:
-        index_files.read_json(index_path)
-    except index_files.JsonUnreadable as exc:
-        plan.problems.append(f"{index_files.INDEX_NAME}: {exc}; rebuilt from the store (the old file is kept in the journal)")
-    b.write(index_files.INDEX_NAME, index_files.dumps(index_files.keyed(entries)), -1, "index")
-    try:
-        existing = index_files.read_json(os.path.join(root, index_files.PREVIEW_CONFIG_NAME))
-        b.write(index_files.PREVIEW_CONFIG_NAME, index_files.dumps(index_files.preview_config(existing)), -1, "index")
-    except index_files.JsonUnreadable as exc:
-        plan.problems.append(f"{index_files.PREVIEW_CONFIG_NAME}: {exc}; left untouched, fix it and run again")
+    if not b.untouchable(index_files.INDEX_NAME):
+        try:
+            index_files.read_json(os.path.join(root, index_files.INDEX_NAME))
+        except index_files.JsonUnreadable as exc:
+            plan.problems.append(f"{index_files.INDEX_NAME}: {exc}; rebuilt from the store (the old file is kept in the journal)")
+        b.write(index_files.INDEX_NAME, index_files.dumps(index_files.keyed(entries)), -1, "index")
+    if not b.untouchable(index_files.PREVIEW_CONFIG_NAME):
+        try:
+            existing = index_files.read_json(os.path.join(root, index_files.PREVIEW_CONFIG_NAME))
+            b.write(index_files.PREVIEW_CONFIG_NAME, index_files.dumps(index_files.preview_config(existing)), -1, "index")
+        except index_files.JsonUnreadable as exc:
+            plan.problems.append(f"{index_files.PREVIEW_CONFIG_NAME}: {exc}; left untouched, fix it and run again")
     return plan
 
 

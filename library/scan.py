@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from ..engine.inspect import LORA_EXTENSIONS, inspect_file
+from ..engine.safetensors_header import not_regular
 from . import identity
 from .config_files import CONFIG_NAME
 from .store import STATE_DIR
@@ -64,7 +65,8 @@ def is_lora_name(name: str) -> bool:
 
 def walk(root: str, report: ScanReport, progress=None) -> dict:
     """Every LoRA-extension file under `root` → DiskFile, one stat each. Hidden entries, symlinked
-    folders (loops), nested libraries and unreadable folders are skipped with a message."""
+    folders (loops), nested libraries, unreadable folders and LoRA names that are not regular
+    files (a FIFO, a device: never opened) are skipped with a message."""
     found = {}
     stack = [""]
     while stack:
@@ -108,6 +110,10 @@ def walk(root: str, report: ScanReport, progress=None) -> dict:
                 continue
             except OSError as exc:
                 report.problems.append(f"{rel}: cannot stat ({exc.strerror or exc}), skipped")
+                continue
+            unreadable = not_regular(st.st_mode)
+            if unreadable is not None:            # a FIFO would block every later read forever
+                report.problems.append(f"{rel}: unreadable, it {unreadable}; skipped, never opened")
                 continue
             found[rel] = DiskFile(rel, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
             report.lora_counts[rel_dir] += 1

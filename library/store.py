@@ -15,12 +15,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 
-from .errors import SchemaTooNew, StoreDamaged, StoreError
+from .errors import DiskFull, SchemaTooNew, StoreDamaged, StoreError
+from .fs_safety import DISK_FULL
 
 STATE_DIR = ".lora-atlas"
 DB_NAME = "library.db"
+
+# SQLite's primary result codes that decide what a failure means for the user.
+SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL, SQLITE_NOTADB = 10, 11, 13, 26
+# Below this much free space an I/O error is taken for a full disk: SQLite reports a shared-memory
+# file (the WAL index, 32 KiB) it cannot grow as SQLITE_IOERR_SHMSIZE, not SQLITE_FULL.
+LOW_SPACE_BYTES = 1 << 20
 
 
 # --- migrations: append only; never edit one that has shipped --------------------------------
@@ -166,10 +174,16 @@ class Store:
         try:
             os.makedirs(state, exist_ok=True)
         except OSError as exc:
+            if exc.errno in DISK_FULL:
+                raise DiskFull("create folder", state) from None
             raise StoreError(f"cannot create '{state}': {exc.strerror or exc}") from None
         path = os.path.join(state, DB_NAME)
         store = cls(_connect(path), path)
-        store.migrate(upto)
+        try:
+            store.migrate(upto)
+        except BaseException:
+            store.close()                      # a failed upgrade (a full disk) keeps no connection open
+            raise
         return store
 
     @classmethod
@@ -222,8 +236,7 @@ class Store:
             self.conn.execute(_VERSION_TABLE)
             current = self.version()
         except sqlite3.DatabaseError as exc:
-            raise StoreDamaged(f"'{self.path}' is not a usable SQLite database ({exc}); it only caches what is on "
-                               "disk: move it away and run the command again") from None
+            raise _open_failure(exc, self.path) from None
         if current > SCHEMA_VERSION:
             raise SchemaTooNew(f"'{self.path}' was written by a newer LoRA Atlas (schema {current}, this one knows "
                                f"{SCHEMA_VERSION}); upgrade LoRA Atlas")
@@ -248,29 +261,58 @@ class Store:
     def atomic(self):
         """A transaction (BEGIN IMMEDIATE: the write lock is taken at once) or, nested, a savepoint."""
         if self._depth == 0:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self.execute("BEGIN IMMEDIATE")
             commit, rollback = "COMMIT", ("ROLLBACK",)
         else:
             name = f"sp{self._depth}"
-            self.conn.execute(f"SAVEPOINT {name}")
+            self.execute(f"SAVEPOINT {name}")
             commit, rollback = f"RELEASE {name}", (f"ROLLBACK TO {name}", f"RELEASE {name}")
         self._depth += 1
         try:
             yield self
-        except BaseException:
+        except BaseException as exc:
             self._depth -= 1
-            for stmt in rollback:
-                self.conn.execute(stmt)
+            self._roll_back(rollback)
+            if isinstance(exc, sqlite3.OperationalError):   # from the raw connection (migrations)
+                self._raise_if_full(exc)
             raise
-        else:
-            self._depth -= 1
+        self._depth -= 1
+        try:
             self.conn.execute(commit)
+        except sqlite3.Error as exc:
+            # A COMMIT that fails (a full disk) must leave nothing half-done: roll back, then say why.
+            self._roll_back(rollback)
+            self._raise_if_full(exc)
+            raise
+
+    def _roll_back(self, statements) -> None:
+        """Undo the open transaction or savepoint; SQLite may already have rolled it back itself
+        (after SQLITE_FULL), and a failing ROLLBACK must not hide the error that caused it."""
+        if not self.conn.in_transaction:
+            return
+        try:
+            for stmt in statements:
+                self.conn.execute(stmt)
+        except sqlite3.Error:
+            pass
+
+    def _raise_if_full(self, exc: sqlite3.Error) -> None:
+        if _disk_full(exc, self.path):
+            raise DiskFull("write", self.path) from None
 
     def execute(self, sql: str, params=()):
-        return self.conn.execute(sql, params)
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            self._raise_if_full(exc)
+            raise
 
     def executemany(self, sql: str, rows):
-        return self.conn.executemany(sql, rows)
+        try:
+            return self.conn.executemany(sql, rows)
+        except sqlite3.OperationalError as exc:
+            self._raise_if_full(exc)
+            raise
 
 
 class _NoCommit:
@@ -310,5 +352,44 @@ def _connect(path: str) -> sqlite3.Connection:
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
     except sqlite3.DatabaseError as exc:
-        raise StoreDamaged(f"'{path}' is not a usable SQLite database ({exc}); it only caches what is on disk: "
-                           "move it away and run the command again") from None
+        raise _open_failure(exc, path) from None
+
+
+def _result_code(exc: sqlite3.Error) -> int | None:
+    """SQLite's primary result code of `exc` (Python < 3.11 only gives the message)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF
+    message = str(exc)
+    for words, code in (("database or disk is full", SQLITE_FULL), ("disk I/O error", SQLITE_IOERR),
+                        ("file is not a database", SQLITE_NOTADB), ("malformed", SQLITE_CORRUPT)):
+        if words in message:
+            return code
+    return None
+
+
+def _disk_full(exc: sqlite3.Error, path: str) -> bool:
+    """Whether `exc` means the disk holding `path` is full (SQLITE_FULL, or an I/O error with
+    almost no space left: see LOW_SPACE_BYTES)."""
+    code = _result_code(exc)
+    if code == SQLITE_FULL:
+        return True
+    if code != SQLITE_IOERR or path == ":memory:":
+        return False
+    try:
+        return shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free < LOW_SPACE_BYTES
+    except OSError:
+        return False
+
+
+def _open_failure(exc: sqlite3.DatabaseError, path: str) -> StoreError | DiskFull:
+    """The library error for a store that cannot be opened or upgraded. Only a file that is not
+    a database (or is corrupt) is called damaged: the advice to move it away would cost the saved
+    plans and profiles it holds if the real cause were a full disk or a permission."""
+    if _disk_full(exc, path):
+        return DiskFull("write", path)
+    if _result_code(exc) in (SQLITE_NOTADB, SQLITE_CORRUPT):
+        return StoreDamaged(f"'{path}' is not a usable SQLite database ({exc}); move it away (keep the copy: it "
+                            "holds your saved plans and profiles) and run the command again")
+    return StoreError(f"'{path}' cannot be opened ({exc}); check the folder's permissions and free space, "
+                      "then run the command again")

@@ -1,6 +1,6 @@
 """Errors of the HTTP face and the one table from library errors to HTTP statuses. Every JSON route
 answers a failure as `{"error": message}`: 400 malformed, 403 outside the LoRA roots, 404 unknown
-id or path, 409 conflict (busy, exists, a config.yaml to fix first), 413 too big; 500 only for a
+id or path, 409 conflict (busy, exists, a config.yaml to fix first), 413 too big, 507 the disk is full; 500 only for a
 bug, without a traceback.
 
 Handlers raise ApiError for what only HTTP knows (a body that is not JSON, an unknown field of a
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from ..engine.planner import PlanError
 from ..library.config_files import ConfigUnreadable
-from ..library.errors import (ConfigConflict, InvalidDocument, InvalidPath, LibraryBusy, LibraryError, NameTaken,
-                              NotALibraryRoot, NotFound, OutsideRoots, StoreError)
+from ..library.errors import (ConfigConflict, DiskFull, InvalidDocument, InvalidPath, LibraryBusy, LibraryError,
+                              NameTaken, NotALibraryRoot, NotFound, OutsideRoots, StoreError)
 
 
 class ApiError(Exception):
@@ -25,6 +25,7 @@ class ApiError(Exception):
 
 # Most specific first: the first class an error is an instance of gives its status.
 STATUS_BY_ERROR = (
+    (DiskFull, 507),
     (NotFound, 404),
     (OutsideRoots, 403),
     (NameTaken, 409),

@@ -4,6 +4,7 @@ small real libraries built once per session and copied per test, and the CLI run
 from __future__ import annotations
 
 import shutil
+import signal
 
 import pytest
 
@@ -58,6 +59,20 @@ def library_copy(tmp_path, _library_templates):
 def hashes():
     """The tree_hashes helper (relative path -> sha256, the store folder excluded), for tests."""
     return tree_hashes
+
+
+@pytest.fixture
+def deadline():
+    """Fail (instead of hanging the suite) if the test blocks for 20 s, e.g. in open() on a FIFO.
+    The failure is not an OSError (code under test may catch those and block again), and the
+    alarm repeats every second until the test ends."""
+    def expired(signum, frame):
+        pytest.fail("blocked for 20 s: a read waited on something that is not a regular file")
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, 20, 1)
+    yield
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -51,3 +55,32 @@ def test_clean_with_allow_and_bad_usage(tmp_path, library_copy, run_cli):
     items = json.loads(out)["plan"]["items"]
     assert code == 0 and {i["action"] for i in items} == {"quarantine"}
     assert "_incompatible/not-allowed/ink_sketch_xl.safetensors" in {i["dest"] for i in items}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_a_fifo_named_like_a_lora_hangs_no_command(library_copy):
+    # Each command runs in its own process with a time limit: before the fix every one of them
+    # waited forever in open() on the FIFO.
+    root = str(library_copy("comfy", "loras"))
+    fifo = os.path.join(root, "styles", "pipe.safetensors")
+    os.mkfifo(fifo)
+    good = os.path.join(root, "styles", "watercolor.safetensors")
+
+    def run(*argv):
+        proc = subprocess.run([sys.executable, "-m", "lora_atlas", *argv], capture_output=True, text=True,
+                              timeout=120, env=dict(os.environ, LORA_ATLAS_NOW="2025-01-02T03:04:05Z"))
+        return proc.returncode, proc.stdout, proc.stderr
+
+    code, out, err = run("inspect", fifo, "--json")
+    (entry,) = json.loads(out)
+    assert code == 0 and (entry["ok"], entry["error_code"]) == (False, "unreadable") and "named pipe" in entry["error"]
+    code, out, err = run("inspect", root)
+    assert code == 0 and "pipe.safetensors: unreadable" in err
+    code, out, _ = run("analyze", fifo, "--json")
+    assert "named pipe" in out
+    code, out, err = run("plan", f"{good}:1", f"{fifo}:1", "--root", root)
+    assert "pipe.safetensors" in out + err
+    for command in ("scan", "check", "organize"):
+        code, out, err = run(command, root)
+        assert code == 0 and "pipe.safetensors: unreadable" in err, (command, err)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)

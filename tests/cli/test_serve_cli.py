@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -26,9 +28,8 @@ def test_serve_help_has_an_example():
     assert "Example:" in out.stdout
 
 
-@pytest.fixture
-def served(library_copy):
-    root = str(library_copy("comfy", "loras"))
+def _start_serving(root: str):
+    """(process, base URL) of `lora-atlas serve root` on a free loopback port, once it answers."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -41,6 +42,12 @@ def served(library_copy):
             break
         except OSError:
             time.sleep(0.05)
+    return proc, url
+
+
+@pytest.fixture
+def served(library_copy):
+    proc, url = _start_serving(str(library_copy("comfy", "loras")))
     yield url
     proc.terminate()
     proc.wait(timeout=20)
@@ -65,3 +72,34 @@ async def test_serve_routes_and_job_events(served):
                     if doc["data"]["state"] in ("done", "failed"):
                         break
             assert states[-1] == "done"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_serve_with_a_fifo_scans_organizes_and_stops(library_copy):
+    # A FIFO named like a LoRA used to block the background scan forever while it held the
+    # library's writer lock: organize jobs failed as busy and SIGTERM could not stop the server.
+    root = str(library_copy("comfy", "loras"))
+    os.mkfifo(os.path.join(root, "styles", "pipe.safetensors"))
+    proc, url = _start_serving(root)
+    url += "/lora-atlas"
+    try:
+        listing = json.loads(urllib.request.urlopen(url + "/loras?refresh=1", timeout=60).read())
+        assert listing["total"] == 5
+        request = urllib.request.Request(url + "/jobs/organize", data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json"})
+        job = json.loads(urllib.request.urlopen(request, timeout=30).read())["job"]
+        for _ in range(600):
+            job = json.loads(urllib.request.urlopen(f"{url}/jobs/{job['id']}", timeout=30).read())
+            if job["state"] in ("done", "failed"):
+                break
+            time.sleep(0.05)
+        assert job["state"] == "done", job
+    finally:
+        proc.terminate()
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("SIGTERM did not stop the server") from None
+    assert code in (0, -signal.SIGTERM)

@@ -406,6 +406,16 @@ def test_wrong_factor_shapes(tmp_path, rng, write_lora):
     assert _bad(tmp_path, t, write_lora)["error_code"] == "bad_shapes"
 
 
+@pytest.mark.parametrize("up, down", [((4, 0), (0, 4)), ((0, 4), (4, 0)), ((8, 2), (2, 0))])
+def test_zero_dimensions_are_bad_shapes(up, down, tmp_path, write_lora):
+    # (0, 4)·(4, 0) used to end in "analysis failed: integer division or modulo by zero".
+    tensors = {f"{M}.lora_up.weight": np.zeros(up), f"{M}.lora_down.weight": np.zeros(down), f"{M}.alpha": np.array(1.0)}
+    r = _bad(tmp_path, tensors, write_lora)
+    assert r["error_code"] == "bad_shapes" and "zero dimension" in r["error"], r["error"]
+    insp = inspect_file(str(tmp_path / "f.safetensors"))
+    assert (insp.ok, insp.error_code) == (False, "bad_shapes") and M in insp.error
+
+
 def test_what_inspect_rejects_is_rejected_the_same_way(tmp_path, write_lora):
     (tmp_path / "empty.safetensors").write_bytes(b"")
     (tmp_path / "model.ckpt").write_bytes(b"PK\x03\x04")

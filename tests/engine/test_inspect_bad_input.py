@@ -45,7 +45,7 @@ def test_bad_files(tmp_path):
         "random": ("header_too_large", "header length"),
         "truncated": ("truncated", "truncated"),
         "too_large": ("header_too_large", "exceeds"),
-        "beyond_file": ("header_too_large", "larger than the file"),
+        "beyond_file": ("truncated", "larger than the file"),
         "bad_json": ("invalid_header", "not valid JSON"),
         "offsets": ("bad_offsets", "tensor 'w'"),
         "dtype": ("unknown_dtype", "'Q8'"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 
 import pytest
@@ -40,7 +41,7 @@ def test_header_padded_with_spaces_is_accepted(tmp_path):
         (b"", errors.EmptyFile, "empty"),
         (b"\x01\x02\x03", errors.TruncatedFile, "truncated"),
         (struct.pack("<Q", 1 << 60) + b"{}", errors.HeaderTooLarge, "exceeds"),
-        (struct.pack("<Q", 64) + b"{}", errors.HeaderTooLarge, "larger than the file"),
+        (struct.pack("<Q", 64) + b"{}", errors.TruncatedFile, "larger than the file"),
         (struct.pack("<Q", 4) + b"{abc", errors.InvalidHeader, "not valid JSON"),
         (struct.pack("<Q", 2) + b"[]", errors.InvalidHeader, "not a JSON object"),
         (bytes(range(256)) * 4, errors.HeaderTooLarge, "exceeds"),
@@ -103,3 +104,26 @@ def test_missing_and_directory_are_unreadable(tmp_path):
         read_header(str(tmp_path / "nope.safetensors"))
     with pytest.raises(errors.UnreadableFile, match="directory"):
         read_header(str(tmp_path))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_fifo_and_device_are_unreadable_without_blocking(tmp_path, deadline):
+    # A FIFO named like a LoRA: a plain open() for reading waits for a writer forever.
+    fifo = tmp_path / "pipe.safetensors"
+    os.mkfifo(fifo)
+    with pytest.raises(errors.UnreadableFile, match=r"named pipe \(FIFO\), not a regular file"):
+        read_header(str(fifo))
+    device = tmp_path / "zero.safetensors"
+    device.symlink_to("/dev/zero")                  # never ends; its size says 0
+    with pytest.raises(errors.UnreadableFile, match="a device, not a regular file"):
+        read_header(str(device))
+
+
+def test_header_length_past_the_end_is_truncated_not_too_large(tmp_path):
+    # Within the 100 MB limit but beyond the file: the file was cut short (an incomplete download).
+    body = json.dumps({"w": {"dtype": "F16", "shape": [4], "data_offsets": [0, 8]}}).encode()
+    path = tmp_path / "cut.safetensors"
+    path.write_bytes(struct.pack("<Q", len(body)) + body[:10])
+    with pytest.raises(errors.TruncatedFile) as info:
+        read_header(str(path))
+    assert info.value.code == "truncated" and "larger than the file" in info.value.reason

@@ -20,10 +20,12 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 
 import pytest
 
-from lora_atlas.library import fs_safety, operations
+from lora_atlas.demo.synthetic_loras import write_fixture
+from lora_atlas.library import fs_safety, journal, operations
 from lora_atlas.library.errors import NothingToUndo
 
 RUNS = 60
@@ -123,3 +125,47 @@ def test_kill_organize_at_random_points(warm_template, library, tmp_path, hashes
                 except NothingToUndo:
                     break
             assert hashes(root) == original, f"run {i} (crash at {crash_at}): undo did not restore the tree"
+
+
+def _journal_temps(root: str) -> list:
+    base = journal.journal_dir(root)
+    return sorted(os.path.relpath(os.path.join(d, n), base) for d, _, names in os.walk(base)
+                  for n in names if n.startswith(fs_safety.TEMP_PREFIX))
+
+
+def test_recovery_removes_the_temporary_files_a_kill_left_in_the_journal(library_copy, tmp_path, monkeypatch):
+    # A second organize rewrites index.json, so its run keeps a backup. Kill it at every crash point
+    # inside a write of the journal itself (plan, backup, state): the temporary file it was writing
+    # stays in journal/run-0002/ or its backup/, and recovery must remove it.
+    monkeypatch.setattr(fs_safety, "_fsync", False)
+    monkeypatch.setenv("LORA_ATLAS_NOW", NOW)
+    template = str(library_copy("mixed", "template"))
+    operations.organize(template)
+    write_fixture("sd1_lora", os.path.join(template, "styles", "late.safetensors"), rank=1, sparse=True,
+                  metadata={"n": "late"})
+    # Which crash points fall inside a journal write (found on a copy, nothing killed).
+    probe = str(tmp_path / "probe")
+    shutil.copytree(template, probe)
+    real_point, stacks = fs_safety.crash_point, []
+
+    def spy():
+        stacks.append({frame.name for frame in traceback.extract_stack()})
+        real_point()
+    monkeypatch.setattr(fs_safety, "crash_point", spy)
+    fs_safety.points_passed = 0
+    operations.organize(probe)
+    monkeypatch.setattr(fs_safety, "crash_point", real_point)
+    in_journal = [i + 1 for i, names in enumerate(stacks)
+                  if "atomic_write" in names and names & {"backup", "_publish", "set_state"}]
+    assert in_journal
+    left = set()
+    for n in in_journal:
+        root = str(tmp_path / f"kill{n}")
+        shutil.copytree(template, root)
+        code, _ = _organize_forked(root, n)
+        assert code == -signal.SIGKILL
+        temps = _journal_temps(root)
+        left.update("backup" if "backup" in t else "run" for t in temps)
+        journal.recover(root)
+        assert _journal_temps(root) == [], (n, temps)
+    assert left == {"backup", "run"}                     # both kinds of leftover were made and removed

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 
-from lora_atlas.library import identity, scan as scan_mod
+import pytest
+
+from lora_atlas.library import identity, operations, scan as scan_mod
 from lora_atlas.library.scan import scan
 from lora_atlas.library.store import Store
 from lora_atlas.demo.synthetic_loras import write_fixture, write_tensors
@@ -150,3 +153,23 @@ def test_vanishing_mid_scan_is_reported(tmp_path, monkeypatch):
     report = scan(Store.memory(), str(root))
     assert report.new == ["b.safetensors"]
     assert any("a.safetensors: vanished" in p for p in report.problems)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_fifo_named_like_a_lora_is_skipped_as_unreadable_never_opened(tmp_path, deadline):
+    root = tmp_path / "lib"
+    (root / "styles").mkdir(parents=True)
+    write_fixture("sd1_lora", str(root / "styles" / "ink.safetensors"), rank=1, sparse=True)
+    os.mkfifo(root / "styles" / "pipe.safetensors")
+    (root / "zero.safetensors").symlink_to("/dev/zero")
+    with pytest.raises(OSError, match="named pipe"):
+        identity.fingerprint(str(root / "styles" / "pipe.safetensors"))
+    with pytest.raises(OSError, match="named pipe"):
+        identity.full_sha256(str(root / "styles" / "pipe.safetensors"))
+    report = scan(Store.memory(), str(root))
+    assert report.files == 1 and report.new == ["styles/ink.safetensors"]
+    assert any(p.startswith("styles/pipe.safetensors: unreadable") and "named pipe" in p for p in report.problems)
+    assert any(p.startswith("zero.safetensors: unreadable") and "device" in p for p in report.problems)
+    result = operations.organize(str(root))                  # the writer lock is released: no hang
+    assert any("pipe.safetensors: unreadable" in p for p in result.problems)
+    assert stat.S_ISFIFO(os.lstat(root / "styles" / "pipe.safetensors").st_mode)   # left where it was

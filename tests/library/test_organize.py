@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 import pytest
 import yaml
@@ -220,3 +221,100 @@ def test_a_failing_step_skips_its_item_and_loses_nothing(library, hashes, monkey
     assert set(before.values()) <= values
     monkeypatch.undo()
     assert operations.reconcile_library(root, repair=True).ok
+
+
+def test_two_bad_files_with_one_255_byte_name_are_both_quarantined(tmp_path, hashes):
+    # The second one needs a suffix; `<name>-2.safetensors` is 257 bytes, too long to exist, so it
+    # used to fail on every organize, each time adding another failing journal run.
+    root = tmp_path / "lib"
+    name = "é" * 121 + "x" + ".safetensors"                 # 255 UTF-8 bytes; cutting it splits an 'é'
+    assert len(name.encode()) == 255
+    for folder in ("a", "b"):
+        (root / folder).mkdir(parents=True)
+        (root / folder / name).write_bytes(f"not a LoRA from {folder}".encode() * 3)
+    before = hashes(root)
+    result = operations.organize(str(root))
+    assert not [i for i in result.plan.items if i.failed] and not result.problems, result.problems
+    assert [i.action for i in result.plan.items] == ["quarantine", "quarantine"]
+    quarantine = root / "_incompatible" / "unreadable"
+    names = sorted(os.listdir(quarantine))
+    assert len(names) == 4 and all(len(n.encode()) <= 255 for n in names)
+    files = [n for n in names if not n.endswith(".why.txt")]
+    assert name in files and any(n.endswith("-2.safetensors") for n in files)
+    for n in files:                                          # each note names its own file
+        (note,) = [m for m in names if m.endswith(".why.txt") and
+                   (quarantine / m).read_text().split("\n", 1)[0] == n]
+        assert note.endswith(".safetensors.why.txt")
+    moved = {h for p, h in hashes(root).items() if p.startswith("_incompatible/") and not p.endswith(".why.txt")}
+    assert moved == set(before.values())
+    again = operations.organize(str(root))
+    assert again.run is None and again.plan.items == []       # no new, failing journal run
+    operations.undo(str(root))
+    assert hashes(root) == before
+
+
+def _tree(root) -> dict:
+    """relative path -> ("link", target) or ("file", bytes) under `root`, the store excluded: a
+    link counts as a link, so replacing one by a copy of its target shows."""
+    out = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".lora-atlas"]
+        for name in files:
+            path = os.path.join(folder, name)
+            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            out[rel] = ("link", os.readlink(path)) if os.path.islink(path) else ("file", open(path, "rb").read())
+    return out
+
+
+def test_symlinks_stay_links_through_organize_and_undo(tmp_path):
+    # A linked config.yaml or index.json used to become a regular file (a copy of the target, which
+    # may lie outside the library) after organize, and to stay one after undo; a LoRA linked by a
+    # relative path was moved into its own folder, where the link pointed nowhere, and undo failed.
+    root, shared = tmp_path / "lib", tmp_path / "shared"
+    (root / "styles" / "ink").mkdir(parents=True)
+    (root / "characters").mkdir()
+    shared.mkdir()
+    write_fixture("sd1_lora", str(root / "styles/ink/ink.safetensors"), rank=1, sparse=True)
+    write_fixture("sdxl_lora", str(root / "characters/hero.safetensors"), rank=1, sparse=True)
+    (shared / "ink.yaml").write_text("name: ink from outside\nnotes: kept outside the library\n")
+    (shared / "index.json").write_text("{}")
+    os.symlink("../../../shared/ink.yaml", root / "styles/ink/config.yaml")        # relative
+    os.symlink(shared / "index.json", root / "index.json")                          # absolute
+    # Linked LoRAs: a relative link would point nowhere from a new folder; an absolute one moves.
+    write_fixture("sd1_lora", str(shared / "rel.safetensors"), rank=1, sparse=True, metadata={"n": "rel"})
+    write_fixture("sd1_lora", str(shared / "abs.safetensors"), rank=1, sparse=True, metadata={"n": "abs"})
+    os.symlink("../../shared/rel.safetensors", root / "styles/rel.safetensors")
+    os.symlink(shared / "abs.safetensors", root / "characters/abs.safetensors")
+    before, outside = _tree(root), _tree(shared)
+    result = operations.organize(str(root))
+    assert result.run == 1 and not [i for i in result.plan.items if i.failed]
+    for rel in ("styles/ink/config.yaml", "index.json"):
+        assert any(p.startswith(f"{rel}: is a symbolic link; left as it is") for p in result.problems), result.problems
+        assert _tree(root)[rel] == before[rel]                                       # still the same link
+    assert _tree(shared) == outside                                                  # nothing written through
+    assert not [p for p, (kind, data) in _tree(root).items() if kind == "file" and b"kept outside" in data]
+    assert os.path.isfile(root / "characters/hero/config.yaml")                      # the rest was organized
+    assert any(p.startswith("styles/rel.safetensors: a symbolic link to a relative path") for p in result.problems)
+    assert _tree(root)["styles/rel.safetensors"] == before["styles/rel.safetensors"]
+    assert _tree(root)["characters/abs/abs.safetensors"] == before["characters/abs.safetensors"]
+    assert os.path.isfile(root / "characters/abs/abs.safetensors")                  # moved, and still resolves
+    os.rename(shared / "abs.safetensors", tmp_path / "away")        # the link dangles: undo puts it back all the same
+    report = operations.undo(str(root))
+    os.rename(tmp_path / "away", shared / "abs.safetensors")
+    assert not report.problems and _tree(root) == before and _tree(shared) == outside
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_a_fifo_named_config_yaml_or_index_json_blocks_nothing(tmp_path, deadline):
+    root = tmp_path / "lib"
+    (root / "styles" / "ink").mkdir(parents=True)
+    for stem in ("ink", "wash"):                    # two LoRAs: organize reads config.yaml to tell whose it is
+        write_fixture("sd1_lora", str(root / f"styles/ink/{stem}.safetensors"), rank=1, sparse=True, metadata={"n": stem})
+    os.mkfifo(root / "styles/ink/config.yaml")
+    os.mkfifo(root / "index.json")
+    result = operations.organize(str(root))
+    assert any(p.startswith("index.json: is a named pipe (FIFO), not a regular file") for p in result.problems)
+    report = operations.reconcile_library(str(root))
+    assert any("index.json: is a named pipe" in e for e in report.errors)
+    assert stat.S_ISFIFO(os.lstat(root / "index.json").st_mode)
+    assert stat.S_ISFIFO(os.lstat(root / "styles/ink/config.yaml").st_mode)

@@ -7,8 +7,8 @@ import pytest
 
 from lora_atlas.engine.planner import PlanError
 from lora_atlas.library.config_files import ConfigUnreadable
-from lora_atlas.library.errors import (ConfigConflict, InvalidDocument, InvalidPath, LibraryBusy, NameTaken,
-                                       NotFound, OutsideRoots, SchemaTooNew)
+from lora_atlas.library.errors import (ConfigConflict, DiskFull, InvalidDocument, InvalidPath, LibraryBusy,
+                                       NameTaken, NotFound, OutsideRoots, SchemaTooNew)
 from lora_atlas.server.errors import ApiError, status_of
 from lora_atlas.server.jobs import ACTIONS, job_options
 
@@ -17,6 +17,7 @@ from lora_atlas.server.jobs import ACTIONS, job_options
     (NotFound("x"), 404), (OutsideRoots("x"), 403), (InvalidPath("x"), 400), (InvalidDocument(["x"]), 400),
     (NameTaken(["x"]), 409), (LibraryBusy("x"), 409), (SchemaTooNew("x"), 409), (ConfigConflict("x"), 409),
     (ConfigUnreadable("x"), 409), (PlanError(["x"]), 400), (ApiError(413, "x"), 413), (KeyError("x"), 500),
+    (DiskFull("write", "/x"), 507),
 ])
 def test_status_by_error_type(exc, status):
     assert status_of(exc) == status
