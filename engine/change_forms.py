@@ -209,21 +209,23 @@ class LowRank:
         return lowrank_spectrum(gram(self.u), gram(self.t), self.scale)
 
     def rows(self) -> Mat:
-        def block(start, stop):
-            if self._tfull is None:
-                self._tfull = self.t.full()
-            return (self.scale * self.u.block(start, stop)) @ self._tfull.T
-
-        return Mat(self.shape[0], self.shape[1], block, self.u.name)
+        """ΔW in row blocks."""
+        return self._product(self.u, self.t, "_tfull", self.shape)
 
     def cols(self) -> Mat:
         """ΔWᵀ in row blocks."""
-        def block(start, stop):
-            if self._ufull is None:
-                self._ufull = self.u.full()
-            return (self.scale * self.t.block(start, stop)) @ self._ufull.T
+        return self._product(self.t, self.u, "_ufull", self.shape[::-1])
 
-        return Mat(self.shape[1], self.shape[0], block, self.t.name)
+    def _product(self, left: Mat, right: Mat, cache: str, shape) -> Mat:
+        """scale · left rightᵀ in row blocks of `left`; `right` is read whole once, kept in `cache`."""
+        def block(start, stop):
+            full = getattr(self, cache)
+            if full is None:
+                full = right.full()
+                setattr(self, cache, full)
+            return (self.scale * left.block(start, stop)) @ full.T
+
+        return Mat(shape[0], shape[1], block, left.name)
 
 
 class Dense:
