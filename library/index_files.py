@@ -6,8 +6,8 @@
 `"compatible": false` and a `reason`. It is always rebuilt from the store right after a scan, so
 the two agree; it is written atomically, keys sorted.
 
-`preview_config.json` holds the global preview settings: the seed's fields with defaults filled in;
-values a person set are kept, unknown fields too.
+`preview_config.json` holds the global preview settings and one template per architecture family
+(library/previews/settings.py) with defaults filled in; values a person set are kept, unknown fields too.
 """
 
 from __future__ import annotations
@@ -21,23 +21,6 @@ from .fs_safety import read_bytes
 INDEX_NAME = "index.json"
 PREVIEW_CONFIG_NAME = "preview_config.json"
 
-PREVIEW_DEFAULTS = {
-    "enabled": True,
-    "width": 512,
-    "height": 512,
-    "steps": 20,
-    "cfg": 7.0,
-    "sampler_name": "euler",
-    "scheduler": "normal",
-    "seed": 0,
-    "strength_model": 1.0,
-    "strength_clip": 1.0,
-    "positive": "{trigger_words}, best quality",
-    "negative": "lowres, worst quality, watermark, text",
-    "checkpoints": {},            # architecture -> checkpoint file name used to render its previews
-    "filename": "preview.png",
-    "overwrite": False,
-}
 
 
 class JsonUnreadable(ValueError):
@@ -100,8 +83,6 @@ def keyed(entries: list) -> dict:
 
 
 def preview_config(existing) -> dict:
-    """Defaults filled into what the file already holds (which wins)."""
-    out = json.loads(json.dumps(PREVIEW_DEFAULTS))
-    if isinstance(existing, dict):
-        out.update(existing)
-    return out
+    """Defaults filled into what the file already holds (which wins): previews/settings.py."""
+    from .previews.settings import with_defaults   # previews.settings reads files through this module
+    return with_defaults(existing)

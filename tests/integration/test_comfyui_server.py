@@ -17,38 +17,13 @@ import uuid
 import aiohttp
 import pytest
 
+from comfy_http import get, get_json, run_prompt, send   # tests/helpers, via pytest `pythonpath`
 from lora_atlas import NODE_CLASS_MAPPINGS
 
 pytestmark = pytest.mark.integration
 
 
-def _get(server, path):
-    import urllib.error
-    import urllib.request
-    try:
-        with urllib.request.urlopen(server["url"] + path, timeout=120) as r:
-            return r.status, r.headers.get("Content-Type", ""), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers.get("Content-Type", ""), e.read()
-
-
-def _send(server, method, path, doc=None):
-    import urllib.error
-    import urllib.request
-    data = None if doc is None else json.dumps(doc).encode()
-    req = urllib.request.Request(server["url"] + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=300) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
-def _json(server, path):
-    status, ctype, body = _get(server, path)
-    assert ctype.startswith("application/json"), (path, status, body[:300])
-    return status, json.loads(body)
+_get, _send, _json = get, send, get_json
 
 
 def _wait_job(server, job_id, base="/lora-atlas") -> dict:
@@ -167,17 +142,7 @@ def _small(graph: dict) -> dict:
     return g
 
 
-def _run(server, graph, timeout=600) -> dict:
-    status, queued = _send(server, "POST", "/prompt", {"prompt": graph, "client_id": "lora-atlas-it"})
-    assert status == 200 and not queued.get("node_errors"), queued
-    pid = queued["prompt_id"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        _, history = _json(server, f"/history/{pid}")
-        if pid in history and history[pid]["status"].get("status_str") in ("success", "error"):
-            return history[pid]
-        time.sleep(0.5)
-    raise AssertionError(f"prompt {pid} did not finish in {timeout} s")
+_run = run_prompt
 
 
 def _graph():

@@ -1,0 +1,122 @@
+"""Preview graphs (library/previews/graph.py): per family, an API-format prompt whose links all point
+to existing nodes and outputs, with the LoRA and its weight in ComfyUI's own loader node, a fixed seed
+per LoRA, the same dict for the same inputs, and an A/B baseline without the LoRA."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lora_atlas.library.errors import InvalidDocument
+from lora_atlas.library.previews import graph, prompts, settings
+
+LORA = "styles/hero.safetensors"
+
+
+def _build(family, s=None, lora=LORA, **kw):
+    s = s or settings.validate({"weight": 0.75})
+    p = prompts.preview_prompt(s, LORA, {"trigger_words": ["hro"], "name": "Hero"})
+    return graph.family_graph(s, family, lora, p, seed=kw.get("seed", graph.preview_seed("id-1")),
+                              filename_prefix=kw.get("prefix", "lora_atlas/previews/hero"))
+
+
+def _one(g, class_type):
+    (node,) = [n for n in g.values() if n["class_type"] == class_type]
+    return node
+
+
+def _by_class(g, class_type):
+    return [k for k, n in g.items() if n["class_type"] == class_type]
+
+
+@pytest.mark.parametrize("family", settings.FAMILIES)
+def test_every_family_builds_a_linked_graph_with_the_lora_at_its_weight(family):
+    g = _build(family)
+    assert graph.structure_problems(g) == []
+    assert list(g) == [str(i) for i in range(1, len(g) + 1)]
+    t = settings.resolved(settings.validate({"weight": 0.75}), family)
+    lora_class = "LoraLoader" if t["lora_text_encoder"] else "LoraLoaderModelOnly"
+    lora = _one(g, lora_class)
+    assert lora["inputs"]["lora_name"] == LORA and lora["inputs"]["strength_model"] == 0.75
+    if lora_class == "LoraLoader":
+        assert lora["inputs"]["strength_clip"] == 0.75
+        (lora_id,) = _by_class(g, "LoraLoader")
+        for enc in _by_class(g, "CLIPTextEncode"):                # both prompts see the LoRA's text encoder
+            assert g[enc]["inputs"]["clip"] == [lora_id, 1]
+    sampler = _one(g, "KSampler")["inputs"]
+    assert (sampler["seed"], sampler["steps"], sampler["cfg"]) == (graph.preview_seed("id-1"), t["steps"], t["cfg"])
+    assert (sampler["sampler_name"], sampler["scheduler"]) == (t["sampler"], t["scheduler"])
+    chain = sampler["model"]                                       # the sampler's model goes through the LoRA
+    while g[chain[0]]["class_type"] == "ModelSamplingSD3":
+        chain = g[chain[0]]["inputs"]["model"]
+    assert g[chain[0]]["class_type"] == lora_class
+    latent = g[sampler["latent_image"][0]]
+    assert latent["class_type"] == graph.LATENT_NODE[family]
+    assert (latent["inputs"]["width"], latent["inputs"]["height"]) == (t["width"], t["height"])
+    if family in settings.VIDEO_FAMILIES:
+        assert latent["inputs"]["length"] == 1                     # one frame
+    pos = g[sampler["positive"][0]]
+    if t["guidance"] is not None:
+        assert pos["class_type"] == "FluxGuidance" and pos["inputs"]["guidance"] == t["guidance"]
+        pos = g[pos["inputs"]["conditioning"][0]]
+    assert pos["inputs"]["text"].startswith("hro, ")
+    assert g[sampler["negative"][0]]["inputs"]["text"] == settings.DEFAULT_NEGATIVE
+    assert _one(g, "SaveImage")["inputs"] == {"images": [_by_class(g, "VAEDecode")[0], 0],
+                                              "filename_prefix": "lora_atlas/previews/hero"}
+
+
+def test_models_come_from_the_template():
+    s = settings.validate({"templates": {"sdxl": {"checkpoint": "ponyDiffusionV6XL.safetensors"},
+                                         "flux": {"checkpoint": "flux1-dev-fp8.safetensors"},
+                                         "sd3": {"text_encoders": ["clip_l.safetensors", "clip_g.safetensors"]}}})
+    assert _one(_build("sdxl", s), "CheckpointLoaderSimple")["inputs"] == {"ckpt_name": "ponyDiffusionV6XL.safetensors"}
+    flux = _build("flux", s)
+    assert not _by_class(flux, "UNETLoader") and graph.structure_problems(flux) == []
+    sd3 = _build("sd3", s)
+    assert _one(sd3, "DualCLIPLoader")["inputs"] == {"clip_name1": "clip_l.safetensors",
+                                                     "clip_name2": "clip_g.safetensors", "type": "sd3"}
+    wan = _build("wan")
+    assert _one(wan, "CLIPLoader")["inputs"]["type"] == "wan"
+    assert _one(wan, "UNETLoader")["inputs"]["unet_name"] == settings.TEMPLATE_DEFAULTS["wan"]["diffusion_model"]
+
+
+def test_same_inputs_same_dict_and_a_fixed_seed_per_lora():
+    assert json.dumps(_build("flux")) == json.dumps(_build("flux"))
+    assert graph.preview_seed("id-1") == graph.preview_seed("id-1") != graph.preview_seed("id-2")
+    assert 0 <= graph.preview_seed("x" * 10_000) < 1 << graph.SEED_BITS
+
+
+@pytest.mark.parametrize("family", ["sd1", "wan"])
+def test_ab_baseline_is_the_same_graph_without_the_lora(family):
+    s = settings.validate(None)
+    p = prompts.preview_prompt(s, LORA, {})
+    pair = graph.ab_pair(s, family, LORA, p, seed=7, filename_prefix="p/hero")
+    lora, base = pair["lora"], pair["baseline"]
+    assert graph.structure_problems(base) == []
+    assert not _by_class(base, "LoraLoader") and not _by_class(base, "LoraLoaderModelOnly")
+    assert len(base) == len(lora) - 1
+    assert _one(base, "KSampler")["inputs"]["seed"] == _one(lora, "KSampler")["inputs"]["seed"] == 7
+    assert _one(base, "SaveImage")["inputs"]["filename_prefix"] == "p/hero_base"
+    texts = lambda g: sorted(n["inputs"]["text"] for n in g.values() if n["class_type"] == "CLIPTextEncode")
+    assert texts(base) == texts(lora)
+
+
+def test_bad_inputs_are_all_reported():
+    t = settings.resolved(settings.validate(None), "sd1")
+    with pytest.raises(InvalidDocument) as err:
+        graph.preview_graph(t, "../x.safetensors", weight=float("nan"), prompt="a" * 5000, negative=None, seed=-1,
+                            width=63, height=64, steps=0, cfg=1.0, sampler="euler", scheduler="",
+                            filename_prefix="/abs/out")
+    text = "\n".join(err.value.problems)
+    for key in ("lora_name", "weight", "prompt", "negative", "seed", "width", "steps", "scheduler", "filename_prefix"):
+        assert key + ":" in text, key
+    assert len(err.value.problems) == 9
+
+
+def test_structure_check_finds_broken_links():
+    g = _build("sd1")
+    g["6"]["inputs"]["model"] = ["99", 0]
+    g["7"]["inputs"]["vae"] = ["1", 5]
+    problems = graph.structure_problems(g)
+    assert len(problems) == 2 and "missing node 99" in problems[0] and "no output 5" in problems[1]
