@@ -5,6 +5,9 @@ A config holds the seed's fields (`name`, `filename`, `default_weight`, `preview
 of every value the tool wrote; on the next organize a field is refreshed only if it still holds
 exactly what the tool wrote. A field a person changed (or that existed before the tool came, as in
 a seed tool's config) is never overwritten, and fields the tool does not know are kept as they are.
+
+Defaults read from other tools' sidecars (library/sidecars.py) are generated values too; `_atlas`
+then also holds `sources`: field -> the sidecar file its value came from.
 """
 
 from __future__ import annotations
@@ -93,8 +96,10 @@ def read_config(path: str):
     return doc
 
 
-def generated_fields(inspection: dict | None, *, filename: str, role, lora_id: str, sha256, preview, now: str) -> dict:
-    """What the tool knows about one LoRA, in config order."""
+def generated_fields(inspection: dict | None, *, filename: str, role, lora_id: str, sha256, preview, now: str,
+                     imported: dict | None = None) -> dict:
+    """What the tool knows about one LoRA, in config order; `imported` (sidecar defaults) replaces
+    the tool's own default of a field or adds the field after the others."""
     insp = inspection or {}
     stem = os.path.splitext(filename)[0]
     out = {
@@ -119,11 +124,14 @@ def generated_fields(inspection: dict | None, *, filename: str, role, lora_id: s
         "sha256": sha256,
         "autov2": autov2(sha256),
     }
+    for key, value in (imported or {}).items():
+        out[key] = value
     return out
 
 
-def merge(existing: dict | None, generated: dict, now: str) -> dict:
-    """The config to write: generated values where the tool owns the field, the person's elsewhere."""
+def merge(existing: dict | None, generated: dict, now: str, sources: dict | None = None) -> dict:
+    """The config to write: generated values where the tool owns the field, the person's elsewhere
+    (`sources`: field -> where a generated value came from, kept for the fields written)."""
     existing = dict(existing or {})
     atlas = existing.pop("_atlas", None)
     owned = dict(atlas.get("generated") or {}) if isinstance(atlas, dict) else {}
@@ -142,6 +150,9 @@ def merge(existing: dict | None, generated: dict, now: str) -> dict:
         if key not in out:
             out[key] = value
     out["_atlas"] = {"generated": hashes, "organized_at": organized_at or existing.get("created") or now, "version": 1}
+    kept = {k: v for k, v in (sources or {}).items() if k in hashes}
+    if kept:
+        out["_atlas"]["sources"] = kept
     return out
 
 
@@ -151,8 +162,11 @@ def render(config: dict) -> bytes:
                                      default_flow_style=False, width=100).encode("utf-8")
 
 
-def facts_hash(generated: dict) -> str:
-    return value_hash({k: v for k, v in generated.items() if k not in ONCE_FIELDS})
+def facts_hash(generated: dict, sources: dict | None = None) -> str:
+    facts = {k: v for k, v in generated.items() if k not in ONCE_FIELDS}
+    if sources:
+        facts["_sources"] = sources
+    return value_hash(facts)
 
 
 def existing_preview(folder: str, stem: str, names=None) -> str | None:

@@ -5,9 +5,12 @@ prints them (`lora-atlas check`); `apply` publishes them in the journal and perf
 
 * Every LoRA not yet in a folder of its own moves to `<parent>/<slug>/` inside the folder it was
   dropped in (the category, the LoRA's role; the root is no category), with its sidecar files
-  (`<stem>.preview.png`, `<stem>.txt`, `<stem>.civitai.info`, ...), and gets a `config.yaml`.
+  (every `<stem>.<anything>`: `<stem>.preview.png`, `<stem>.metadata.json`, `<stem>.civitai.info`,
+  ...), and gets a `config.yaml`.
 * A folder is a LoRA's own when it holds that one LoRA and either a `config.yaml` or the LoRA's
   own name (`styles/ink/ink.safetensors`): such files are never moved.
+* What other tools wrote beside it (LoRA Manager, A1111/Forge, Civitai Helper, rgthree: see
+  library/sidecars.py) gives its config.yaml defaults, with their sources in `_atlas.sources`.
 * An embedded `modelspec.thumbnail` becomes `preview.<ext>` and ComfyUI's `<stem>.preview.<ext>`.
 * Incompatible files go to `_incompatible/<reason>/` with a `<file>.why.txt` note beside them.
 
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 
 from ..engine.safetensors_header import not_regular
 from . import config_files as cf
-from . import fs_safety, index_files
+from . import fs_safety, index_files, sidecars
 from .errors import NotALibraryRoot
 from .clock import utc_now
 from .roles import find_root, folder_is_own, role_from_relpath
@@ -35,8 +38,6 @@ REASON_DIR = {
     "invalid_header": "unreadable", "unknown_dtype": "unreadable", "bad_offsets": "unreadable",
     "pickle": "pickle", "not_a_lora": "not-a-lora", "checkpoint": "not-a-lora", "embedding": "not-a-lora",
 }
-SIDECAR_SUFFIXES = ("preview.png", "preview.jpg", "preview.jpeg", "preview.webp", "preview.gif", "png", "jpg",
-                    "jpeg", "webp", "gif", "mp4", "webm", "txt", "sha256", "civitai.info", "json", "info")
 NOTE_SUFFIX = ".why.txt"
 
 
@@ -328,9 +329,10 @@ def _plan_config(b: _Builder, row: dict, folder: str, known: dict, previews: boo
                 b.write(f"{folder}/{comfy_name}", data, item, "preview")
             if not new:
                 b.plan.items.append(Item("preview", f"{folder}/{preview}", None, "embedded thumbnail", key=item))
+    imported, sources = _imported(b, rel, stem, insp, names)
     generated = cf.generated_fields(insp, filename=name, role=role_of(folder), lora_id=row["lora_id"],
-                                    sha256=row.get("sha256"), preview=preview, now=now)
-    facts = cf.facts_hash(generated)
+                                    sha256=row.get("sha256"), preview=preview, now=now, imported=imported)
+    facts = cf.facts_hash(generated, sources)
     cfg_rel = f"{folder}/{CONFIG_NAME}"
     seen = known.get(folder)
     if not new and seen and seen["lora_id"] == row["lora_id"] and seen["facts_hash"] == facts:
@@ -347,26 +349,67 @@ def _plan_config(b: _Builder, row: dict, folder: str, known: dict, previews: boo
     except cf.ConfigUnreadable as exc:
         b.plan.problems.append(f"{cfg_rel}: {exc}; left untouched, fix it (or move it away) and run organize again")
         return
-    merged = cf.merge(existing, generated, now)
+    merged = cf.merge(existing, generated, now, sources)
     if b.write(cfg_rel, cf.render(merged), item, "config") and not new:
         b.plan.items.append(Item("config", cfg_rel, None, "written" if existing is None else "updated", key=item))
     b.plan.configs.append((folder, row["lora_id"], facts, merged["_atlas"]["organized_at"], item))
 
 
+def _imported(b: _Builder, rel: str, stem: str, insp: dict, names) -> tuple:
+    """(field -> value, field -> source) the other tools' sidecars of `rel` give its config; what
+    is wrong with them goes to the plan's problems. `names`: the sidecars moving with it (they are
+    read where they are now, beside `rel`)."""
+    where = parent_of(rel)
+    try:
+        found = sidecars.read_sidecars(b.abs(where), stem, names)
+    except OSError:
+        return {}, {}
+    values, sources, conflicts = sidecars.defaults(found, insp)
+    for problem in found.problems + conflicts:
+        b.plan.problems.append(f"{rel}: {problem}")
+    return values, sources
+
+
 def _sidecars(root: str, folder: str, stem: str, listings: dict) -> list:
-    """Files beside a LoRA that belong to it: `<stem>.<known suffix>`, unless another LoRA there
-    has the same stem."""
+    """Files beside a LoRA that belong to it: every `<stem>.<anything>` that is neither a LoRA nor
+    a folder, and the same with the stem in another case when exactly one LoRA there matches it
+    case-insensitively; none when another LoRA there has the same stem. A name that also starts
+    with a longer LoRA stem (`a.b.png` beside `a` and `a.b`) belongs to that one."""
     if folder not in listings:
+        path = os.path.join(root, folder) if folder else root
         try:
-            listings[folder] = sorted(os.listdir(os.path.join(root, folder) if folder else root))
+            names = sorted(os.listdir(path))
         except OSError:
-            listings[folder] = []
-    names = listings[folder]
-    if sum(1 for n in names if is_lora_name(n) and os.path.splitext(n)[0] == stem) != 1:
+            names = []
+        listings[folder] = [(n, _is_folder(os.path.join(path, n))) for n in names]
+    entries = listings[folder]
+    stems = [os.path.splitext(n)[0] for n, _ in entries if is_lora_name(n)]
+    if stems.count(stem) != 1:
         return []
-    prefix = stem + "."
-    return [n for n in names if n.startswith(prefix) and not is_lora_name(n)
-            and n[len(prefix):].lower() in SIDECAR_SUFFIXES]
+    folded = stem.casefold()
+    any_case = sum(1 for s in stems if s.casefold() == folded) == 1
+    longer = [s.casefold() + "." for s in stems if len(s) > len(stem) and s.casefold().startswith(folded + ".")]
+    reserved = _RESERVED if not folder else (CONFIG_NAME,)
+    out = []
+    for n, is_dir in entries:
+        if is_dir or is_lora_name(n) or n in reserved:
+            continue
+        if not (n.startswith(stem + ".") or any_case and n.casefold().startswith(folded + ".")):
+            continue
+        if any(n.casefold().startswith(p) for p in longer):
+            continue
+        out.append(n)
+    return out
+
+
+_RESERVED = (CONFIG_NAME, index_files.INDEX_NAME, index_files.PREVIEW_CONFIG_NAME)
+
+
+def _is_folder(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return True                                    # cannot tell: leave it where it is
 
 
 # --- index and store bookkeeping --------------------------------------------------------------
