@@ -63,6 +63,17 @@ def user_fields(config, item: dict) -> dict:
     return {"default_weight": weight, "trigger_words": config.get("trigger_words") or item.get("trigger_words") or []}
 
 
+def civitai_fields(config) -> dict:
+    """The Civitai link and NSFW level config.yaml holds (imported from other tools' sidecars or
+    set by a person), so the panel can link and blur; None where unknown."""
+    config = config if isinstance(config, dict) else {}
+    url = config.get("civitai_url")
+    level, nsfw = config.get("nsfw_level"), config.get("nsfw")
+    return {"civitai_url": url if isinstance(url, str) and url.startswith("https://civitai.com/") else None,
+            "nsfw_level": level if isinstance(level, int) and not isinstance(level, bool) else None,
+            "nsfw": nsfw if isinstance(nsfw, bool) else None}
+
+
 def _classification(store, root: str, item: dict) -> dict:
     row = store.execute("SELECT data FROM classification WHERE lora_id = ?", (item["id"],)).fetchone()
     if row is None:
@@ -94,6 +105,7 @@ def lora_detail(root: str, item: dict, paths: list, want_analysis: bool = True, 
         "config": config, "config_error": config_error,
         "classification": insp,
         **user_fields(config, item),
+        **civitai_fields(config),
         "preview_url": preview_url,
         "analysis": analysis,
     })

@@ -133,3 +133,21 @@ def test_sidecars_of_a_stem_in_another_case_only_when_unambiguous(tmp_path):
     assert _sidecars(str(tmp_path), "", "a.b", {}) == ["a.b.png"]
     (tmp_path / "A.safetensors").write_bytes(b"x")                     # now "a" in another case is ambiguous
     assert _sidecars(str(tmp_path), "", "a", {}) == ["a.anything"]
+
+
+def test_the_detail_gives_the_civitai_link_and_nsfw_level(sidecar_library):
+    from lora_atlas.library.lora_details import lora_detail
+    from lora_atlas.server.state import LibraryState
+    root, _ = sidecar_library
+    operations.organize(root)
+    state = LibraryState([root], auto_scan=False)
+    try:
+        state.refresh()
+        by_name = {os.path.basename(it["path"]): it for it in state.items()}
+        lm = lora_detail(root, by_name["lm_style.safetensors"], [], want_analysis=False)
+        assert lm["civitai_url"] == "https://civitai.com/models/111?modelVersionId=222"
+        assert (lm["nsfw_level"], lm["nsfw"]) == (4, False)
+        plain = lora_detail(root, by_name["lm_style.extra.safetensors"], [], want_analysis=False)
+        assert (plain["civitai_url"], plain["nsfw_level"], plain["nsfw"]) == (None, None, None)
+    finally:
+        state.close()
