@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import analyze_cmd, demo_cmd, import_cmd, inspect_cmd, library_cmds, plan_cmd, plans_cmd, serve_cmd
+from . import analyze_cmd, demo_cmd, import_cmd, inspect_cmd, library_cmds, plan_cmd, plans_cmd, previews_cmd, serve_cmd
 
-COMMANDS = (inspect_cmd, demo_cmd, library_cmds, import_cmd, analyze_cmd, plan_cmd, plans_cmd, serve_cmd)
+COMMANDS = (inspect_cmd, demo_cmd, library_cmds, import_cmd, analyze_cmd, plan_cmd, plans_cmd, previews_cmd, serve_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,8 +11,7 @@ import argparse
 import sys
 
 from ..library import operations
-from ..library.errors import LibraryError
-from .output import print_json, progress_bar
+from .output import execute as _execute, progress_bar
 
 COMMANDS = {
     "check": ("show what organize would do; change nothing (seed: lora-check)",
@@ -55,20 +54,6 @@ def register(sub) -> None:
         if name == "scan":
             p.add_argument("--hash", action="store_true", help="compute every full SHA-256 (AutoV2) once")
         p.set_defaults(run=_RUNNERS[name])
-
-
-def _execute(args, name: str, call, render, exit_code) -> int:
-    """Call one library function; print its JSON or its text; map failures to exit code 2."""
-    try:
-        result = call()
-    except LibraryError as exc:
-        print(f"lora-atlas {name}: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        print_json(result.to_dict())
-    else:
-        render(result)
-    return exit_code(result)
 
 
 def _summary(result) -> str:

@@ -23,6 +23,21 @@ def print_json(document) -> None:
     sys.stdout.flush()
 
 
+def execute(args, name: str, call, render, exit_code) -> int:
+    """Call one library function; print its JSON (`args.json`) or its text; map failures to exit code 2."""
+    from ..library.errors import LibraryError
+    try:
+        result = call()
+    except LibraryError as exc:
+        print(f"lora-atlas {name}: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        render(result)
+    return exit_code(result)
+
+
 def progress_bar(enabled: bool = True):
     """A `progress(phase, done, total, path)` callback drawing one line on stderr, or None when
     stderr is not a terminal (scripts and --json runs see nothing)."""

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 
 from ..library import operations
+from ..library.previews import render
+from ..library.previews.client import HttpComfyClient
 from ..library.errors import InvalidDocument, LibraryBusy, LibraryError, NotFound
 from .events import EVENT_JOB
 
@@ -48,6 +50,21 @@ def _allow(name, value):
     return None
 
 
+def _servers(name, value):
+    if not isinstance(value, list) or not 1 <= len(value) <= 16 or not all(
+            isinstance(u, str) and u.startswith(("http://", "https://")) and len(u) <= 2048 for u in value):
+        return f"{name}: expected a list of 1 to 16 ComfyUI URLs (\"http://host:port\")"
+    return None
+
+
+def _previews(root, o, progress):
+    select = "all" if o.get("all") else "missing"
+    if not o.get("servers"):
+        return render.plan_previews(root, select=select).to_dict()
+    clients = [HttpComfyClient(url) for url in o["servers"]]
+    return render.render_previews(root, clients, select=select, progress=progress).to_dict()
+
+
 ACTIONS = {
     "scan": JobAction(lambda root, o, progress: operations.scan_library(root, progress=progress).to_dict()),
     "check": JobAction(lambda root, o, progress: operations.check(root, allow=o.get("allow"),
@@ -63,6 +80,7 @@ ACTIONS = {
         root, repair=bool(o.get("repair")), progress=progress).to_dict(),
         writes=lambda o: bool(o.get("repair")), options={"repair": _flag}),
     "undo": JobAction(lambda root, o, progress: operations.undo(root).to_dict(), writes=True),
+    "previews": JobAction(_previews, writes=True, options={"servers": _servers, "all": _flag}),
 }
 
 

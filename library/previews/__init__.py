@@ -10,12 +10,15 @@
     graph.py      pure builders of API-format prompts per family (the LoRA loaded by ComfyUI's own loader
                   nodes, a fixed seed per LoRA, an A/B baseline without it) and checks of a prompt against
                   its own links or a server's /object_info
+    client.py     the ComfyUI client interface (queue, wait, image, object_info, model lists) and its
+                  first transport, HttpComfyClient (a remote server over stdlib urllib)
+    render.py     plan → apply: which LoRAs lack a preview, their template and models checked against
+                  the server's lists, rendered, written through the journal (preview.png,
+                  <stem>.preview.png, config.yaml, index.json); `lora-atlas previews`, job "previews"
 
-What comes next (later work on issue 11): the ComfyUI client interface with its three transports
-(in-process queue at low priority, remote servers over HTTP + websocket, a private headless ComfyUI),
-the render queue and resumable jobs that write preview.png / <stem>.preview.png through the journal,
-model checks against the server's lists before queueing, the block-weight grid, the Save as LoRA
-Preview node, the `previews` CLI, routes and README.
+What comes next (later work on issue 11): the in-process transport (low priority) and a private
+headless ComfyUI (--comfyui), websocket progress, least-busy servers and resumption, the A/B pair,
+the block-weight grid, the Save as LoRA Preview node and routes.
 
 Only stdlib and the library layer here: never ComfyUI or HTTP-server code.
 """

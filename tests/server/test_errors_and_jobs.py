@@ -40,5 +40,13 @@ def test_job_options_are_checked_by_the_action():
 
 def test_writers_are_declared_per_action():
     writers = {name for name, a in ACTIONS.items() if a.writes_with({})}
-    assert writers == {"organize", "clean", "undo"}
+    assert writers == {"organize", "clean", "undo", "previews"}
     assert ACTIONS["reconcile"].writes_with({"repair": True}) and not ACTIONS["reconcile"].writes_with({})
+
+
+def test_the_previews_job_takes_server_urls_and_all():
+    assert job_options("previews", {"servers": ["http://127.0.0.1:8188"], "all": True}) == {
+        "servers": ["http://127.0.0.1:8188"], "all": True}
+    for bad in ({"servers": "http://x"}, {"servers": []}, {"servers": ["ftp://x"]}, {"all": "yes"}):
+        with pytest.raises(InvalidDocument):
+            job_options("previews", bad)
