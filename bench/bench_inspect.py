@@ -3,7 +3,9 @@
 Baseline = for every file, read the 8 + N header bytes and `json.loads` them (what other managers
 do before they can classify anything). Measured = `engine.inspect.inspect_file` on the same files
 (header read, validation, classification, block positions, alpha scalars). Files are sparse: real
-headers, weights as holes. Both passes run on a warm page cache, alternately, best of 3.
+headers, weights as holes. Both passes run on a warm page cache, alternately, best of 3. The worst
+case clears every per-table cache before each file (a first scan of a library where no two files
+share a tensor table); what is memoized per key name or list of names stays, as it does in a scan.
 
     python bench/bench_inspect.py [--files 10000]
 """
@@ -19,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from lora_atlas.engine import inspect, keys, safetensors_header
+from lora_atlas.engine import inspect, keys, layout, safetensors_header, taxonomy
 from lora_atlas.engine.inspect import inspect_file
 from lora_atlas.demo.synthetic_loras import write_fixture
 
@@ -69,14 +71,20 @@ def baseline(files) -> float:
     return time.perf_counter() - t
 
 
-def measured(files, cold_caches=False) -> float:
+def measured(files, cold_tables=False, cold_names=False) -> float:
+    """`cold_tables`: every per-table cache cleared before each file (no two files share a tensor
+    table); `cold_names` also clears the per-key-name memos (no file shares even a key name with
+    an earlier one: a bound, not a library that exists)."""
     t = time.perf_counter()
     for path in files:
-        if cold_caches:
-            keys._SPLIT_CACHE.clear()
-            keys._NAME_CACHE.clear()
+        if cold_tables or cold_names:
             safetensors_header._TABLE_CACHE.clear()
             inspect._FACTS_CACHE.clear()
+        if cold_names:
+            keys._SPLIT_CACHE.clear()
+            keys._NAME_CACHE.clear()
+            layout._SKELETONS.clear()
+            taxonomy._BLOCK_CACHE.clear()
         r = inspect_file(path)
         assert r.ok, (path, r.error)
     return time.perf_counter() - t
@@ -95,19 +103,25 @@ def main() -> int:
         print(f"library: {len(files)} files, {header_bytes / len(files) / 1024:.0f} KiB of header each on average "
               f"(built in {time.perf_counter() - t:.1f} s)")
         baseline(files)  # warm the page cache
-        base, ours, cold = [], [], []
+        base, ours = [], []
         for _ in range(3):
             base.append(baseline(files))
             ours.append(measured(files))
+        # The worst cases on a sample, each against the baseline of the same sample, alternately, best of 3.
         cold_sample = files[:: max(1, len(files) // 300)]
-        cold_base = baseline(cold_sample)
-        cold.append(measured(cold_sample, cold_caches=True))
-        b, o = min(base), min(ours)
+        cold_base, cold_tables, cold_names = [], [], []
+        for _ in range(3):
+            cold_base.append(baseline(cold_sample))
+            cold_tables.append(measured(cold_sample, cold_tables=True))
+            cold_names.append(measured(cold_sample, cold_names=True))
+        b, o, cb = min(base), min(ours), min(cold_base)
         print(f"baseline (read + json.loads): {b:.2f} s  ({b / len(files) * 1e3:.2f} ms/file)")
         print(f"lora-atlas inspect          : {o:.2f} s  ({o / len(files) * 1e3:.2f} ms/file)")
         print(f"ratio inspect / baseline    : {o / b:.2f}x   (goal <= 0.5x)")
-        print(f"worst case, no two files sharing a tensor table ({len(cold_sample)} files, every cache cleared "
-              f"before each): {cold[0] / cold_base:.2f}x baseline")
+        print(f"worst case, no two files sharing a tensor table ({len(cold_sample)} files, every per-table cache "
+              f"cleared before each): {min(cold_tables) / cb:.2f}x baseline   (goal <= 1x)")
+        print(f"bound, no file sharing even a key name with an earlier one (every cache cleared before each): "
+              f"{min(cold_names) / cb:.2f}x baseline")
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

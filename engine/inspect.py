@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
+from itertools import chain
 
 from . import architecture as arch_mod
 from .adapters import summarize as summarize_adapters
@@ -185,6 +186,12 @@ class TableFacts:
         """(Inspire position labels, text encoders, Inspire warnings) for one architecture."""
         hit = self._by_arch.get(architecture)
         if hit is None:
+            # Only module names go in (blocks, encoders, names ComfyUI or Inspire skip, counts of
+            # modules): tables that share their list of names share the answer.
+            hit = self.layout.by_names.get(("for_architecture", architecture))
+            if hit is not None:
+                self._by_arch[architecture] = hit
+                return hit
             placed, unmapped = self.placements(architecture)
             unseen = {id(m) for m in dropped_by_inspire(self.layout)}  # loaded by ComfyUI, not by Inspire
             blocks = {b for m, enc, b in placed if b is not None and id(m) not in unseen}
@@ -195,7 +202,7 @@ class TableFacts:
                 warnings.insert(0, f"{len(unmapped)} of {len(self.layout.modules)} module(s) use names ComfyUI does not map "
                                    f"and would not load (e.g. '{unmapped[0].name.raw}')")
             hit = (tuple(position_labels(blocks)), tuple(ordered), tuple(warnings))
-            self._by_arch[architecture] = hit
+            self._by_arch[architecture] = self.layout.by_names[("for_architecture", architecture)] = hit
         return hit
 
 
@@ -221,6 +228,8 @@ def _zero_dim(layout) -> str | None:
     """Why the file is `bad_shapes` if one of its LoRA tensors has a zero dimension, else None.
     Such a factor holds no values: ComfyUI cannot apply it (alpha / rank, reshapes) and every
     figure of the analysis would divide by it; the header says so, before any maths runs."""
+    if 0 not in chain.from_iterable(layout.shapes.values()):
+        return None  # no zero anywhere (the rule): one C-level scan instead of a loop per module
     for m in layout.modules:
         for key in m.roles.values():
             shape = layout.shapes[key]

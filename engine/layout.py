@@ -6,11 +6,14 @@ kept as `leftover` so callers can report them.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from . import adapters
 from .keys import _SPLIT_CACHE, ModuleName, normalize_module, split_tensor_key
+
+_SHAPE = itemgetter(1)
 
 
 @dataclass
@@ -30,6 +33,9 @@ class Layout:
     leftover: list[str]
     shapes: dict                # tensor key -> shape tuple
     adapter_counts: Counter = field(default_factory=Counter)
+    # Derived facts that follow from the tensor names alone, shared by every layout of the same
+    # list of names (see TableFacts.for_architecture); not part of the layout's value.
+    by_names: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def unet(self):
@@ -42,17 +48,60 @@ class Layout:
 
 def build_layout(tensors: dict) -> Layout:
     """Group validated header entries (name -> (dtype, shape, begin, end)) into modules."""
+    shapes = dict(zip(tensors, map(_SHAPE, tensors.values())))
+    groups, unsplit, by_names = _skeleton(tuple(tensors))
+    leftover = list(unsplit)
+    modules = []
+    counts: Counter = Counter()
+    for name, roles, plain in groups:
+        if plain:  # up + down: plain LoRA (the first detector, inlined: most modules of most files)
+            down = shapes[roles["down"]]
+            up = shapes[roles["up"]]
+            adapter, rank = "lora", (down[0] if down else None)
+            try:
+                in_dim, out_dim = down[1], up[0]
+            except IndexError:
+                in_dim = out_dim = None
+            conv = "mid" in roles or (len(down) == 4 and down[2] * down[3] > 1)
+        else:
+            found = adapters.module_adapter(roles, shapes)
+            if found is None:
+                leftover.extend(roles.values())
+                continue
+            adapter, rank = found
+            in_dim, out_dim = _dims(adapter, roles, shapes)
+            conv = adapter == "lora" and adapters.is_conv_lora(roles, shapes)
+        counts[adapter] += 1
+        modules.append(Module(name, roles, adapter, rank, in_dim, out_dim, conv))
+    leftover.sort()
+    return Layout(modules=modules, leftover=leftover, shapes=shapes, adapter_counts=counts, by_names=by_names)
+
+
+# What follows from the tensor names alone (which module and role each name is), memoized per
+# list of names: trainers repeat one list of names across ranks, dtypes and runs, so a library
+# holds far fewer name lists than tensor tables. Roles dicts are shared: treat them as read-only.
+_SKELETONS: OrderedDict = OrderedDict()
+_SKELETON_LIMIT = 256
+
+
+def _skeleton(names: tuple):
+    """([(ModuleName, roles {role: key}, plain LoRA?)] in first-seen order, [keys that are no
+    LoRA parameter], a dict for facts derived from the names) for a table's names, in order.
+    Which modules a layout keeps follows from the names too: each detector of engine.adapters
+    claims a module by the roles it has, never by their shapes."""
+    hit = _SKELETONS.get(names)
+    if hit is not None:
+        _SKELETONS.move_to_end(names)
+        return hit
     grouped: dict = {}
-    leftover = []
-    shapes = {}
-    memo = _SPLIT_CACHE  # inlined memo lookup: this loop runs once per tensor of every new table
-    for key, entry in tensors.items():
-        shapes[key] = entry[1]
+    unsplit = []
+    memo = _SPLIT_CACHE  # inlined memo lookup: this loop runs once per tensor of every new name list
+    for key in names:
         split = memo.get(key)
         if split is None:
             split = split_tensor_key(key)
         if not split:
-            leftover.append(key)
+            unsplit.append(key)
             continue
         module, role = split
         roles = grouped.get(module)
@@ -60,20 +109,11 @@ def build_layout(tensors: dict) -> Layout:
             grouped[module] = {role: key}
         else:
             roles[role] = key
-    modules = []
-    counts: Counter = Counter()
-    for module, roles in grouped.items():
-        found = adapters.module_adapter(roles, shapes)
-        if found is None:
-            leftover.extend(roles.values())
-            continue
-        adapter, rank = found
-        counts[adapter] += 1
-        in_dim, out_dim = _dims(adapter, roles, shapes)
-        conv = adapter == "lora" and adapters.is_conv_lora(roles, shapes)
-        modules.append(Module(normalize_module(module), roles, adapter, rank, in_dim, out_dim, conv))
-    leftover.sort()
-    return Layout(modules=modules, leftover=leftover, shapes=shapes, adapter_counts=counts)
+    groups = [(normalize_module(module), roles, "up" in roles and "down" in roles) for module, roles in grouped.items()]
+    hit = _SKELETONS[names] = (groups, tuple(unsplit), {})
+    if len(_SKELETONS) > _SKELETON_LIMIT:
+        _SKELETONS.popitem(last=False)
+    return hit
 
 
 def _dims(adapter: str, roles: dict, shapes: dict):

@@ -208,8 +208,9 @@ def parse_header(raw: bytes, file_size: int) -> Header:
 
 def _validate_tensors(doc: dict, data_len: int) -> dict:
     tensors = {}
-    spans = []
     sizes = DTYPE_BYTES
+    position = 0
+    in_order = True  # each tensor starts where the one before it ends (how writers lay them out)
     for name, info in doc.items():
         try:
             dtype = info["dtype"]
@@ -237,14 +238,17 @@ def _validate_tensors(doc: dict, data_len: int) -> dict:
                 f"tensor '{name}': data_offsets span {end - begin} bytes but shape {shape} of {dtype} needs {count * item}"
             )
         tensors[name] = (dtype, tuple(shape), begin, end)
-        spans.append((begin, end))
-    spans.sort()
-    position = 0
-    for begin, end in spans:
-        if begin != position:
-            what = "overlap" if begin < position else "leave a gap"
-            raise BadOffsets(f"tensor data_offsets {what} at byte {min(begin, position)} of the data section")
-        position = end
+        if begin == position:
+            position = end
+        else:
+            in_order = False
+    if not in_order:  # sort the spans to find the first gap or overlap (or that there is none)
+        position = 0
+        for begin, end in sorted(entry[2:] for entry in tensors.values()):
+            if begin != position:
+                what = "overlap" if begin < position else "leave a gap"
+                raise BadOffsets(f"tensor data_offsets {what} at byte {min(begin, position)} of the data section")
+            position = end
     if position > data_len:
         raise TruncatedFile(
             f"truncated: the tensors need {position} bytes of data but the file holds {max(data_len, 0)} "
