@@ -12,6 +12,7 @@
                   its own links or a server's /object_info
     client.py     the ComfyUI client interface (queue, wait, image, object_info, model lists) and its
                   first transport, HttpComfyClient (a remote server over stdlib urllib)
+    selection.py  which LoRAs get a preview (missing / all / paths, `force`), and the plan without a server
     render.py     plan → apply: which LoRAs lack a preview, their template and models checked against
                   the server's lists, rendered, written through the journal (preview.png,
                   <stem>.preview.png, config.yaml, index.json); `lora-atlas previews`, job "previews"
