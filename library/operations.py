@@ -15,7 +15,8 @@ from ..engine.architecture import ARCHITECTURES
 from . import journal
 from .errors import FilesystemError, LibraryBusy, LibraryError, StoreError
 from .lock import library_lock
-from .organize import Plan, build_plan, check_root, index_plan, record_folders
+from .organize import Plan, build_plan, check_root
+from .organize_index import index_plan, record_folders
 from .organize_apply import apply
 from .reconcile import ReconcileReport, reconcile
 from .scan import ScanReport, ensure_sha256, scan

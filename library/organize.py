@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 
 from ..engine.safetensors_header import not_regular
 from . import config_files as cf
-from . import fs_safety, index_files, sidecars
+from . import fs_safety, sidecars
 from .errors import NotALibraryRoot
 from .clock import utc_now
 from .roles import find_root, folder_is_own, role_from_relpath
 from .config_files import CONFIG_NAME
-from .scan import QUARANTINE_DIR, is_lora_name, load_rows
+from .scan import QUARANTINE_DIR, load_rows
 
 REASON_DIR = {
     "unreadable": "unreadable", "empty": "unreadable", "truncated": "unreadable", "header_too_large": "unreadable",
@@ -244,7 +244,7 @@ def build_plan(root: str, store, report, *, mode: str = "organize", allow=None, 
         b.mkdirs(folder, item)
         b.add({"op": "move", "src": rel, "dst": f"{folder}/{name}", "size": row["size"], "why": "organize"}, item)
         moved_in = [name]
-        for side in _sidecars(root, parent_of(rel), stem, listings):
+        for side in sidecars.sidecar_files(root, parent_of(rel), stem, listings):
             src = f"{parent_of(rel)}/{side}" if parent_of(rel) else side
             if b.link_stays(src):
                 continue
@@ -368,107 +368,6 @@ def _imported(b: _Builder, rel: str, stem: str, insp: dict, names) -> tuple:
     for problem in found.problems + conflicts:
         b.plan.problems.append(f"{rel}: {problem}")
     return values, sources
-
-
-def _sidecars(root: str, folder: str, stem: str, listings: dict) -> list:
-    """Files beside a LoRA that belong to it: every `<stem>.<anything>` that is neither a LoRA nor
-    a folder, and the same with the stem in another case when exactly one LoRA there matches it
-    case-insensitively; none when another LoRA there has the same stem. A name that also starts
-    with a longer LoRA stem (`a.b.png` beside `a` and `a.b`) belongs to that one."""
-    if folder not in listings:
-        path = os.path.join(root, folder) if folder else root
-        try:
-            names = sorted(os.listdir(path))
-        except OSError:
-            names = []
-        listings[folder] = [(n, _is_folder(os.path.join(path, n))) for n in names]
-    entries = listings[folder]
-    stems = [os.path.splitext(n)[0] for n, _ in entries if is_lora_name(n)]
-    if stems.count(stem) != 1:
-        return []
-    folded = stem.casefold()
-    any_case = sum(1 for s in stems if s.casefold() == folded) == 1
-    longer = [s.casefold() + "." for s in stems if len(s) > len(stem) and s.casefold().startswith(folded + ".")]
-    reserved = _RESERVED if not folder else (CONFIG_NAME,)
-    out = []
-    for n, is_dir in entries:
-        if is_dir or is_lora_name(n) or n in reserved:
-            continue
-        if not (n.startswith(stem + ".") or any_case and n.casefold().startswith(folded + ".")):
-            continue
-        if any(n.casefold().startswith(p) for p in longer):
-            continue
-        out.append(n)
-    return out
-
-
-_RESERVED = (CONFIG_NAME, index_files.INDEX_NAME, index_files.PREVIEW_CONFIG_NAME)
-
-
-def _is_folder(path: str) -> bool:
-    try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except OSError:
-        return True                                    # cannot tell: leave it where it is
-
-
-# --- index and store bookkeeping --------------------------------------------------------------
-
-def record_folders(store, root: str, configs: list) -> None:
-    """Remember, per LoRA folder, the config.yaml just written (so the next run skips it unread)."""
-    rows = []
-    for folder, lora_id, facts, organized_at, *_ in configs:
-        try:
-            st = os.stat(os.path.join(root, folder, CONFIG_NAME))
-        except OSError:
-            continue
-        rows.append((folder, lora_id, st.st_size, st.st_mtime_ns, facts, organized_at))
-    with store.atomic():
-        store.executemany("INSERT OR REPLACE INTO folders (path, lora_id, config_size, config_mtime_ns, facts_hash, "
-                          "organized_at) VALUES (?,?,?,?,?,?)", rows)
-        for (folder,) in store.execute("SELECT path FROM folders").fetchall():
-            if not os.path.exists(os.path.join(root, folder, CONFIG_NAME)):
-                store.execute("DELETE FROM folders WHERE path = ?", (folder,))
-
-
-def index_plan(root: str, store, report) -> Plan:
-    """The writes that bring index.json and preview_config.json in line with the store."""
-    plan = Plan(root=root, mode="index")
-    b = _Builder(root, plan)
-    folders = {r["path"]: r["organized_at"] for r in store.execute("SELECT path, organized_at FROM folders")}
-    entries = []
-    for row in load_rows(store):
-        rel = row["path"]
-        name = rel.rsplit("/", 1)[-1]
-        folder = parent_of(rel)
-        if folder.split("/")[0] == QUARANTINE_DIR:
-            entries.append((cf.slugify(os.path.splitext(name)[0]), index_files.index_entry(
-                filename=name, folder=folder, compatible=False, has_preview=False, has_config=False,
-                organized_at=None, lora_id=row["lora_id"], inspection=row["inspection"], sha256=row.get("sha256"),
-                reason=folder.split("/")[1] if "/" in folder else None)))
-        elif own_folder(root, rel, report):
-            try:
-                names = os.listdir(os.path.join(root, folder))
-            except OSError:
-                names = []
-            entries.append((folder.rsplit("/", 1)[-1], index_files.index_entry(
-                filename=name, folder=folder, compatible=True,
-                has_preview=cf.existing_preview("", os.path.splitext(name)[0], names) is not None,
-                has_config=CONFIG_NAME in names, organized_at=folders.get(folder), lora_id=row["lora_id"],
-                inspection=row["inspection"], role=role_of(folder), sha256=row.get("sha256"))))
-    if not b.untouchable(index_files.INDEX_NAME):
-        try:
-            index_files.read_json(os.path.join(root, index_files.INDEX_NAME))
-        except index_files.JsonUnreadable as exc:
-            plan.problems.append(f"{index_files.INDEX_NAME}: {exc}; rebuilt from the store (the old file is kept in the journal)")
-        b.write(index_files.INDEX_NAME, index_files.dumps(index_files.keyed(entries)), -1, "index")
-    if not b.untouchable(index_files.PREVIEW_CONFIG_NAME):
-        try:
-            existing = index_files.read_json(os.path.join(root, index_files.PREVIEW_CONFIG_NAME))
-            b.write(index_files.PREVIEW_CONFIG_NAME, index_files.dumps(index_files.preview_config(existing)), -1, "index")
-        except index_files.JsonUnreadable as exc:
-            plan.problems.append(f"{index_files.PREVIEW_CONFIG_NAME}: {exc}; left untouched, fix it and run again")
-    return plan
 
 
 def _sha(data: bytes) -> str:

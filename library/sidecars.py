@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 
 from ..engine.architecture import FAMILY
+from . import index_files
+from .config_files import CONFIG_NAME
 from .fs_safety import open_regular
+from .scan import is_lora_name
 
 MAX_BYTES = 1 << 20
 MAX_WORDS = 200
@@ -305,3 +309,45 @@ def _norm(value):
 def show(value) -> str:
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def sidecar_files(root: str, folder: str, stem: str, listings: dict) -> list:
+    """Files beside a LoRA that belong to it: every `<stem>.<anything>` that is neither a LoRA nor
+    a folder, and the same with the stem in another case when exactly one LoRA there matches it
+    case-insensitively; none when another LoRA there has the same stem. A name that also starts
+    with a longer LoRA stem (`a.b.png` beside `a` and `a.b`) belongs to that one."""
+    if folder not in listings:
+        path = os.path.join(root, folder) if folder else root
+        try:
+            names = sorted(os.listdir(path))
+        except OSError:
+            names = []
+        listings[folder] = [(n, _is_folder(os.path.join(path, n))) for n in names]
+    entries = listings[folder]
+    stems = [os.path.splitext(n)[0] for n, _ in entries if is_lora_name(n)]
+    if stems.count(stem) != 1:
+        return []
+    folded = stem.casefold()
+    any_case = sum(1 for s in stems if s.casefold() == folded) == 1
+    longer = [s.casefold() + "." for s in stems if len(s) > len(stem) and s.casefold().startswith(folded + ".")]
+    reserved = RESERVED_NAMES if not folder else (CONFIG_NAME,)
+    out = []
+    for n, is_dir in entries:
+        if is_dir or is_lora_name(n) or n in reserved:
+            continue
+        if not (n.startswith(stem + ".") or any_case and n.casefold().startswith(folded + ".")):
+            continue
+        if any(n.casefold().startswith(p) for p in longer):
+            continue
+        out.append(n)
+    return out
+
+
+RESERVED_NAMES = (CONFIG_NAME, index_files.INDEX_NAME, index_files.PREVIEW_CONFIG_NAME)
+
+
+def _is_folder(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return True                                    # cannot tell: leave it where it is

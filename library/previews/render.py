@@ -27,14 +27,14 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from dataclasses import dataclass
 
 from .. import config_files as cf
 from .. import journal
 from ..clock import utc_now
 from ..errors import InvalidDocument, LibraryError
 from ..lock import library_lock
-from ..organize import Plan, _Builder, check_root, index_plan
+from ..organize import Plan, _Builder, check_root
+from ..organize_index import index_plan
 from ..organize_apply import apply
 from ..scan import scan
 from ..store import Store

@@ -126,7 +126,7 @@ def test_import_metadata_shows_what_it_would_set_and_changes_nothing(sidecar_lib
 
 
 def test_sidecars_of_a_stem_in_another_case_only_when_unambiguous(tmp_path):
-    from lora_atlas.library.organize import _sidecars
+    from lora_atlas.library.sidecars import sidecar_files as _sidecars
     for name in ("a.safetensors", "a.b.safetensors", "A.NOTES.txt", "a.b.png", "a.anything", "a.dir", "config.yaml"):
         (tmp_path / name).mkdir() if name == "a.dir" else (tmp_path / name).write_bytes(b"x")
     assert _sidecars(str(tmp_path), "", "a", {}) == ["A.NOTES.txt", "a.anything"]
