@@ -226,3 +226,113 @@ def sdxl_diffusers_layers():
         for i in range(3):
             layers += _attention(f"up_blocks.{level}.attentions.{i}", ch, 2048, depth, False)
     return layers
+
+
+# --- families ComfyUI 0.33.0 loads (names and widths from its model classes) -------------------
+
+def flux2_layers(hidden=6144, doubles=8, singles=48, global_modulation=True):
+    """Flux.2 (dev 6144/8/48, Klein 9B 4096/8/24, Klein 4B 3072/5/20) in BFL names: SiLU-gated
+    MLP (ratio 3), no per-block modulation, three shared modulation layers."""
+    h = hidden
+    layers = []
+    for n in range(doubles):
+        for s in ("img", "txt"):
+            layers += [(f"double_blocks.{n}.{s}_attn.qkv", 3 * h, h, 1), (f"double_blocks.{n}.{s}_attn.proj", h, h, 1),
+                       (f"double_blocks.{n}.{s}_mlp.0", 6 * h, h, 1), (f"double_blocks.{n}.{s}_mlp.2", h, 3 * h, 1)]
+    for n in range(singles):
+        layers += [(f"single_blocks.{n}.linear1", 9 * h, h, 1), (f"single_blocks.{n}.linear2", h, 4 * h, 1)]
+    if global_modulation:
+        layers += [("double_stream_modulation_img.lin", 6 * h, h, 1), ("double_stream_modulation_txt.lin", 6 * h, h, 1),
+                   ("single_stream_modulation.lin", 3 * h, h, 1)]
+    return layers
+
+
+def chroma_radiance_layers():
+    """Chroma Radiance: Chroma's blocks plus the NeRF head's parameter generators."""
+    return flux_layers(modulation=False) + [(f"nerf_blocks.{n}.param_generator", 49152, 3072, 1) for n in range(4)]
+
+
+def hunyuan_video15_layers(depth=54, hidden=2048):
+    """HunyuanVideo 1.5 in BFL names: 54 double blocks, no single blocks."""
+    h = hidden
+    layers = []
+    for n in range(depth):
+        for s in ("img", "txt"):
+            layers += [(f"double_blocks.{n}.{s}_mod.lin", 6 * h, h, 1), (f"double_blocks.{n}.{s}_attn.qkv", 3 * h, h, 1),
+                       (f"double_blocks.{n}.{s}_attn.proj", h, h, 1), (f"double_blocks.{n}.{s}_mlp.0", 4 * h, h, 1),
+                       (f"double_blocks.{n}.{s}_mlp.2", h, 4 * h, 1)]
+    return layers
+
+
+def z_image_layers(depth=30, dim=3840, ffn=10240):
+    """Z-Image in the diffusers names ComfyUI maps onto its Lumina 2 class (to_q/k/v -> qkv slices)."""
+    layers = []
+    for n in range(depth):
+        p = f"layers.{n}"
+        layers += [(f"{p}.attention.to_{x}", dim, dim, 1) for x in ("q", "k", "v")]
+        layers += [(f"{p}.attention.to_out.0", dim, dim, 1), (f"{p}.feed_forward.w1", ffn, dim, 1),
+                   (f"{p}.feed_forward.w2", dim, ffn, 1), (f"{p}.feed_forward.w3", ffn, dim, 1),
+                   (f"{p}.adaLN_modulation.0", 4 * dim, 256, 1)]
+    return layers
+
+
+def lumina2_layers(depth=26, dim=2304):
+    """Lumina Image 2.0 in ComfyUI's own names (fused qkv: 24 query + 2 x 8 key/value heads)."""
+    layers = []
+    for n in range(depth):
+        p = f"layers.{n}"
+        layers += [(f"{p}.attention.qkv", 3840, dim, 1), (f"{p}.attention.out", dim, dim, 1),
+                   (f"{p}.feed_forward.w1", 9216, dim, 1), (f"{p}.feed_forward.w2", dim, 9216, 1),
+                   (f"{p}.feed_forward.w3", 9216, dim, 1)]
+    return layers
+
+
+def qwen3_te_layers(n_layers=4, hidden=2560, q=4096, kv=1024):
+    """Qwen3-4B text encoder attention (Z-Image's and Klein 4B's), ComfyUI's llama names."""
+    layers = []
+    for i in range(n_layers):
+        p = f"layers.{i}.self_attn"
+        layers += [(f"{p}.q_proj", q, hidden, 1), (f"{p}.k_proj", kv, hidden, 1), (f"{p}.v_proj", kv, hidden, 1),
+                   (f"{p}.o_proj", hidden, q, 1)]
+    return layers
+
+
+def ltx2_layers(depth=48, video=4096, audio=2048):
+    """LTX-2 (audio-video): video and audio self/cross attention, the two cross-modal attentions, FFNs."""
+    layers = []
+    for n in range(depth):
+        p = f"transformer_blocks.{n}"
+        for attn, width in (("attn1", video), ("attn2", video), ("audio_attn1", audio)):
+            layers += [(f"{p}.{attn}.to_{x}", width, width, 1) for x in ("q", "k", "v")]
+            layers.append((f"{p}.{attn}.to_out.0", width, width, 1))
+        layers += [(f"{p}.audio_to_video_attn.to_q", audio, video, 1), (f"{p}.audio_to_video_attn.to_out.0", video, audio, 1),
+                   (f"{p}.video_to_audio_attn.to_k", audio, video, 1), (f"{p}.video_to_audio_attn.to_v", audio, video, 1),
+                   (f"{p}.ff.net.0.proj", 4 * video, video, 1), (f"{p}.ff.net.2", video, 4 * video, 1),
+                   (f"{p}.audio_ff.net.0.proj", 4 * audio, audio, 1), (f"{p}.audio_ff.net.2", audio, 4 * audio, 1)]
+    return layers
+
+
+def kandinsky5_layers(visual=32, text=2, dim=1792, ff=7168, time_dim=512):
+    """Kandinsky 5 (video lite): text and visual transformer blocks."""
+    layers = []
+    for group, depth in (("text", text), ("visual", visual)):
+        for n in range(depth):
+            p = f"{group}_transformer_blocks.{n}"
+            attns = ("self_attention",) if group == "text" else ("self_attention", "cross_attention")
+            for a in attns:
+                layers += [(f"{p}.{a}.{x}", dim, dim, 1) for x in ("to_query", "to_key", "to_value", "out_layer")]
+            layers += [(f"{p}.feed_forward.in_layer", ff, dim, 1), (f"{p}.feed_forward.out_layer", dim, ff, 1),
+                       (f"{p}.{group}_modulation.out_layer", (6 if group == "text" else 9) * dim, time_dim, 1)]
+    return layers
+
+
+def krea2_layers(depth=28, features=6144, kv=1536, mlp=16384):
+    """Krea 2 in the diffusers names ComfyUI maps (transformer_blocks.N.attn.to_gate, ff.gate/up/down)."""
+    layers = []
+    for n in range(depth):
+        p = f"transformer_blocks.{n}"
+        layers += [(f"{p}.attn.to_q", features, features, 1), (f"{p}.attn.to_k", kv, features, 1),
+                   (f"{p}.attn.to_v", kv, features, 1), (f"{p}.attn.to_gate", features, features, 1),
+                   (f"{p}.attn.to_out.0", features, features, 1), (f"{p}.ff.gate", mlp, features, 1),
+                   (f"{p}.ff.up", mlp, features, 1), (f"{p}.ff.down", features, mlp, 1)]
+    return layers

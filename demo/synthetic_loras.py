@@ -16,8 +16,10 @@ import numpy as np
 
 from . import safetensors_writer
 from .adapter_tensors import ADAPTERS, NAMING, xlabs_tensors
-from .model_layers import (clip_layers, flux_diffusers_layers, flux_layers, hunyuan_video_layers, qwen_image_layers,
-                           sd3_layers, sd_unet_layers, sdxl_diffusers_layers, sdxl_unet_layers, t5_layers, wan_layers)
+from .model_layers import (chroma_radiance_layers, clip_layers, flux2_layers, flux_diffusers_layers, flux_layers,
+                           hunyuan_video15_layers, hunyuan_video_layers, kandinsky5_layers, krea2_layers, ltx2_layers,
+                           lumina2_layers, qwen3_te_layers, qwen_image_layers, sd3_layers, sd_unet_layers,
+                           sdxl_diffusers_layers, sdxl_unet_layers, t5_layers, wan_layers, z_image_layers)
 
 
 @dataclass
@@ -119,6 +121,31 @@ FIXTURES: dict = {
     "wan_1_3b": Fixture("WAN 2.1 1.3B LoRA in ComfyUI names", [Part(wan_layers(1536, 8960, 30), "comfy", options={"suffix": "peft"})], alpha=None),
     "qwen_image": Fixture("Qwen-Image LoRA", [Part(qwen_image_layers(), "transformer", options={"suffix": "peft"})], alpha=None),
 }
+
+# Families ComfyUI 0.33.0 loads (tests/integration/test_comfyui_keymap.py checks each on its class).
+FIXTURES.update({
+    "flux2_dev": Fixture("Flux.2 dev LoRA (ai-toolkit, ComfyUI names)", [Part(flux2_layers(), "comfy", options={"suffix": "peft"})], alpha=None),
+    "flux2_klein4b": Fixture("Flux.2 Klein 4B kohya LoRA, no metadata", [Part(flux2_layers(3072, 5, 20, False), "kohya_unet")]),
+    "flux2_klein9b": Fixture("Flux.2 Klein 9B LoRA", [Part(flux2_layers(4096, 8, 24), "comfy")],
+                             {"modelspec.architecture": "flux-2-klein-9b/lora"}),
+    "chroma_radiance": Fixture("Chroma Radiance LoRA with NeRF head layers", [Part(chroma_radiance_layers(), "comfy", options={"suffix": "peft"})], alpha=None),
+    "z_image": Fixture("Z-Image LoRA (diffusers names) with Qwen3 text encoder", [Part(z_image_layers(), "comfy", options={"suffix": "peft"}),
+                                                                                 Part(qwen3_te_layers(), "kohya_te")]),
+    "lumina2": Fixture("Lumina Image 2.0 LoRA (ComfyUI names)", [Part(lumina2_layers(), "comfy")]),
+    "wan22_5b": Fixture("WAN 2.2 TI2V 5B LoRA", [Part(wan_layers(3072, 14336, 30), "comfy", options={"suffix": "peft"})], alpha=None),
+    "wan22_high": Fixture("WAN 2.2 A14B high-noise expert musubi LoRA", [Part(wan_layers(), "kohya_unet")],
+                          {"ss_network_module": "networks.lora_wan", "modelspec.architecture": "wan2.2-t2v-a14b/lora",
+                           "ss_sd_model_name": "wan2.2_t2v_high_noise_14B_fp16.safetensors"}),
+    "wan22_low": Fixture("WAN 2.2 A14B low-noise expert musubi LoRA", [Part(wan_layers(), "kohya_unet")],
+                         {"ss_network_module": "networks.lora_wan", "modelspec.architecture": "wan2.2-t2v-a14b/lora",
+                          "ss_sd_model_name": "wan2.2_t2v_low_noise_14B_fp16.safetensors"}),
+    "hunyuan_video15": Fixture("HunyuanVideo 1.5 kohya LoRA", [Part(hunyuan_video15_layers(), "kohya_unet")]),
+    "ltx2": Fixture("LTX-2 audio-video LoRA (ComfyUI names)", [Part(ltx2_layers(), "comfy")]),
+    "qwen_image_edit": Fixture("Qwen-Image-Edit kohya LoRA", [Part(qwen_image_layers(), "kohya_unet")],
+                               {"modelspec.architecture": "qwen-image-edit/lora"}),
+    "kandinsky5": Fixture("Kandinsky 5 video lite LoRA", [Part(kandinsky5_layers(), "transformer", options={"suffix": "peft"})], alpha=None),
+    "krea2": Fixture("Krea 2 LoRA (diffusers names)", [Part(krea2_layers(), "transformer", options={"suffix": "peft"})], alpha=None),
+})
 
 
 # Non-LoRA files that end up in LoRA folders.

@@ -9,14 +9,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from . import dit_families
 from .metadata import bounded
 
 ARCHITECTURES = (
     "sd1", "sd2", "sdxl", "sd3", "flux", "chroma", "wan", "hunyuan_video", "qwen_image",
-    "hidream", "lumina2", "ltxv", "unknown",
+    "hidream", "lumina2", "ltxv",
+    # families ComfyUI 0.33.0 loads (engine.dit_families)
+    "flux2", "chroma_radiance", "z_image", "hunyuan_video15", "ltx2", "kandinsky5", "krea2",
+    "unknown",
 )
-# Architectures a single family of base checkpoints can load (planner compatibility, ...).
-FAMILY = {"chroma": "flux"}
+# Architectures whose LoRAs share key names and shapes with another one's (the family root):
+# ComfyUI loads them on either base, so metadata may name the member the tensors cannot tell;
+# the planner warns when a stack mixes members (engine.stack_rules).
+FAMILY = {"chroma": "flux", "chroma_radiance": "flux", "ltx2": "ltxv"}
 
 
 @dataclass
@@ -42,13 +48,30 @@ _MODELSPEC = (
     ("flux-1-schnell", "flux", "schnell"),
     ("flux.1-dev", "flux", "dev"),
     ("flux-1", "flux", None),
+    ("chroma-radiance", "chroma_radiance", None),
     ("chroma", "chroma", None),
+    ("flux-2-dev", "flux2", "dev"),
+    ("flux-2-klein-4b", "flux2", "klein-4b"),
+    ("flux-2-klein-9b", "flux2", "klein-9b"),
+    ("flux-2", "flux2", None),
+    ("flux.2", "flux2", None),
+    ("wan2.2", "wan", "2.2"),
+    ("wan-2.2", "wan", "2.2"),
+    ("wan2.1", "wan", "2.1"),
+    ("wan-2.1", "wan", "2.1"),
     ("wan", "wan", None),
-    ("hunyuan-video-1.5", "hunyuan_video", "1.5"),
+    ("hunyuan-video-1.5", "hunyuan_video15", None),
     ("hunyuan-video", "hunyuan_video", None),
     ("framepack", "hunyuan_video", "framepack"),
+    ("qwen-image-edit", "qwen_image", "edit"),
     ("qwen-image", "qwen_image", None),
+    ("z-image", "z_image", None),
     ("lumina-2", "lumina2", None),
+    ("ltx-2", "ltx2", None),
+    ("ltxv", "ltxv", None),
+    ("kandinsky-5", "kandinsky5", None),
+    ("krea-2", "krea2", None),
+    ("krea2", "krea2", None),
 )
 
 # ss_base_model_version -> (architecture, variant)
@@ -59,16 +82,33 @@ _SS_BASE = (
     ("sdxl", "sdxl", None),
     ("flux_kontext", "flux", "kontext"),
     ("flux1", "flux", None),
+    ("flux2_klein_4b", "flux2", "klein-4b"),
+    ("flux2_klein_9b", "flux2", "klein-9b"),
+    ("flux2", "flux2", None),
+    ("chroma_radiance", "chroma_radiance", None),
     ("chroma", "chroma", None),
     ("5-large", "sd3", "3.5-large"),
     ("5-medium", "sd3", "3.5-medium"),
     ("medium", "sd3", "medium"),
-    ("hunyuan_video_1_5", "hunyuan_video", "1.5"),
+    ("hunyuan_video_1_5", "hunyuan_video15", None),
     ("hunyuan_video", "hunyuan_video", None),
     ("framepack", "hunyuan_video", "framepack"),
+    ("wan2.2", "wan", "2.2"),
+    ("wan22", "wan", "2.2"),
+    ("wan2_2", "wan", "2.2"),
+    ("wan2.1", "wan", "2.1"),
+    ("wan21", "wan", "2.1"),
     ("wan", "wan", None),
+    ("qwen_image_edit", "qwen_image", "edit"),
     ("qwen_image", "qwen_image", None),
+    ("z_image", "z_image", None),
+    ("zimage", "z_image", None),
     ("lumina2", "lumina2", None),
+    ("ltx2", "ltx2", None),
+    ("ltx_2", "ltx2", None),
+    ("kandinsky5", "kandinsky5", None),
+    ("kandinsky_5", "kandinsky5", None),
+    ("krea2", "krea2", None),
 )
 
 
@@ -110,12 +150,15 @@ def from_keys(layout):
         return _sd3(unet, "joint_blocks")
     if "double_stream_blocks" in indices:
         return "hidream", None, "double_stream_blocks"
+    found = dit_families.kandinsky5(unet) or dit_families.krea2(unet, indices)
+    if found:
+        return found
     if "blocks" in indices and any("self_attn" in f or "cross_attn" in f or "_ffn_" in f for f in flats):
         return _wan(unet, indices)
     if "transformer_blocks" in indices or "single_transformer_blocks" in indices:
         return _transformer_blocks(unet, indices)
     if "layers" in indices and any("attention" in f for f in flats):
-        return "lumina2", None, "layers.N.attention"
+        return dit_families.lumina(unet)
     if any(f.startswith(_SD_UNET) for f in flats):
         return _sd_unet(layout)
     if layout.te and not unet:
@@ -127,6 +170,9 @@ def from_keys(layout):
 def _dit_family(unet, indices):
     doubles = indices.get("double_blocks", set())
     singles = indices.get("single_blocks", set())
+    newer = dit_families.double_single(unet, doubles, singles)
+    if newer:
+        return newer
     raws = [m.name.raw for m in unet]
     flats = [m.name.flat for m in unet]
     tencent = any(n in f for f in flats for n in _HUNYUAN_NAMES if n != "img_attn_qkv_") or any(
@@ -149,15 +195,8 @@ def _coverage(doubles, singles, n_double, n_single):
     return "partial"
 
 
-def _first_in_dim(unet, *needles):
-    for m in unet:
-        if m.in_dim and all(n in m.name.flat for n in needles):
-            return m.in_dim
-    return None
-
-
 def _sd3(unet, block_word):
-    hidden = _first_in_dim(unet, "x_block", "attn_qkv") or _first_in_dim(unet, "attn_to_q") or _first_in_dim(unet, "mlp_fc1")
+    hidden = dit_families.first_in_dim(unet, "x_block", "attn_qkv") or dit_families.first_in_dim(unet, "attn_to_q") or dit_families.first_in_dim(unet, "mlp_fc1")
     attn2 = any("attn2" in m.name.flat for m in unet)
     if hidden == 2432:
         variant = "3.5-large"
@@ -171,7 +210,7 @@ def _sd3(unet, block_word):
 
 
 def _wan(unet, indices):
-    dim = _first_in_dim(unet, "self_attn_q") or _first_in_dim(unet, "self_attn_k") or _first_in_dim(unet, "cross_attn_q")
+    dim = dit_families.first_in_dim(unet, "self_attn_q") or dit_families.first_in_dim(unet, "self_attn_k") or dit_families.first_in_dim(unet, "cross_attn_q")
     variant = {1536: "2.1-1.3B", 3072: "2.2-5B", 5120: "14B"}.get(dim)
     if any("k_img" in m.name.flat for m in unet):
         variant = (variant + " " if variant else "") + "i2v"
@@ -182,7 +221,7 @@ def _transformer_blocks(unet, indices):
     flats = [m.name.flat for m in unet]
     if any(("img_mlp" in f or "img_mod" in f or "txt_mlp" in f) for f in flats):
         return "qwen_image", None, "transformer_blocks with img_mlp/img_mod/txt_mlp"
-    hidden = _first_in_dim(unet, "attn_to_q") or _first_in_dim(unet, "attn_to_k")
+    hidden = dit_families.first_in_dim(unet, "attn_to_q") or dit_families.first_in_dim(unet, "attn_to_k")
     if "single_transformer_blocks" in indices or hidden == 3072:
         doubles = indices.get("transformer_blocks", set())
         singles = indices.get("single_transformer_blocks", set())
@@ -190,7 +229,7 @@ def _transformer_blocks(unet, indices):
     if hidden in (1536, 2432) or any("context_block" in f or "ff_context" in f for f in flats):
         return _sd3(unet, "transformer_blocks")
     if any("attn1" in f for f in flats) and any("attn2" in f for f in flats):
-        return "ltxv", None, f"transformer_blocks with attn1/attn2, hidden {hidden}"
+        return dit_families.ltx(unet, hidden)
     return "unknown", None, f"transformer_blocks with hidden {hidden}: no known model matches"
 
 
@@ -245,6 +284,16 @@ def detect(metadata: dict, layout, keys_result=None) -> Architecture:
     """Metadata decides when it is present and agrees with the tensors' family; tensors win a
     contradiction (with a warning), and metadata fills in what tensors cannot tell.
     `keys_result` is a memoized `from_keys(layout)`."""
+    found = _detect(metadata, layout, keys_result)
+    if found.name == "wan":
+        expert, why = dit_families.wan_expert(metadata)
+        if expert:
+            found.variant = ", ".join(v for v in (found.variant, expert) if v)
+            found.evidence.append(why)
+    return found
+
+
+def _detect(metadata: dict, layout, keys_result=None) -> Architecture:
     meta = from_metadata(metadata)
     keys_arch, keys_variant, keys_why = keys_result or from_keys(layout)
     if meta is None:
@@ -253,7 +302,8 @@ def detect(metadata: dict, layout, keys_result=None) -> Architecture:
     if keys_arch == "unknown":
         return Architecture(m_arch, m_variant, "metadata", [m_why, keys_why])
     if FAMILY.get(m_arch, m_arch) == FAMILY.get(keys_arch, keys_arch):
-        name = m_arch if keys_arch in ("flux", m_arch) else keys_arch
+        # the family root's keys cannot tell its members apart: the metadata names the member
+        name = m_arch if keys_arch in (FAMILY.get(keys_arch, keys_arch), m_arch) else keys_arch
         variant = ", ".join(dict.fromkeys(v for v in (m_variant, keys_variant) if v)) or None
         return Architecture(name, variant, "metadata+keys", [m_why, keys_why])
     return Architecture(

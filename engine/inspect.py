@@ -25,7 +25,7 @@ from .comfy_keymap import dropped_by_inspire, unmapped_by_comfyui
 from .keys import encoder_name
 from .layout import build_layout
 from .safetensors_header import read_header
-from .taxonomy import block_of, position_labels, rules_for
+from .taxonomy import NOTED_BASE_ONLY, block_of, position_labels, rules_for
 from .tensors import read_scalars
 
 # What ComfyUI lists in models/loras (folder_paths.supported_pt_extensions).
@@ -255,6 +255,9 @@ def _inspire_warnings(architecture: str, layout) -> list:
         out.append("Inspire's block-weight node silently drops SD3 context_block patches")
     if architecture == "wan" and any(m.name.flat.startswith("text_embedding") for m in layout.unet):
         out.append("Inspire's block-weight node silently drops WAN text_embedding patches")
+    if architecture in NOTED_BASE_ONLY:
+        out.append(f"Inspire's block-weight node has no block layout for {architecture}: its vector has the BASE "
+                   "position only (one strength for the whole file)")
     return out
 
 

@@ -186,6 +186,14 @@ def _normalize_uncached(module: str) -> ModuleName:
     return ModuleName(raw=module, component=component, slot=slot, flat=flat, scheme=scheme)
 
 
+# The text encoder a kohya `lora_te_` module patches on architectures with one text encoder
+# (ComfyUI's names: comfy/supported_models.py clip_target of each class).
+SINGLE_TEXT_ENCODER = {
+    "sd2": "clip_h", "z_image": "qwen3_4b", "lumina2": "gemma2_2b", "qwen_image": "qwen25_7b",
+    "hunyuan_video15": "qwen25_7b", "krea2": "qwen3vl_4b", "ltx2": "gemma3_12b",
+}
+
+
 def encoder_name(name: ModuleName, architecture: str) -> str:
     """Which text encoder a `te` module patches, in ComfyUI's names (clip_l, clip_g, clip_h, t5xxl...)."""
     slot = name.slot
@@ -193,7 +201,7 @@ def encoder_name(name: ModuleName, architecture: str) -> str:
         if name.looks_t5 or slot == "te3":
             return "umt5xxl" if architecture == "wan" else "t5xxl"
         if slot == "te":
-            return {"sd2": "clip_h"}.get(architecture, "clip_l")
+            return SINGLE_TEXT_ENCODER.get(architecture, "clip_l")
         if slot == "te2":
             return "clip_g"
         return "clip_l"

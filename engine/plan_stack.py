@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from .architecture import FAMILY
+from .stack_rules import mixed_bases
 from .plan_cache import PlanCache, file_key
 from .planner import (DEFAULT_HEADROOM, DEFAULT_POLICY, DEFAULT_ROLE_ORDER, Entry, PlanError, check_number,
                       make_plan, validate_options)
@@ -76,8 +77,9 @@ def plan_files(specs, *, policy: str = DEFAULT_POLICY, headroom: float = DEFAULT
 
 
 def _compatibility(entries, warnings) -> list:
-    """All LoRAs must load on one base: one architecture family (chroma is flux). SDXL files whose
-    base-model hints differ (Pony, Illustrious, ...) share the architecture: a warning."""
+    """All LoRAs must load on one base: one architecture family (chroma is flux). Within a
+    family, bases that share key names are told apart by engine.stack_rules (SDXL's Pony and
+    Illustrious, Chroma and Flux.1, WAN 2.1 and 2.2 ...): a refusal or a warning."""
     if not entries:
         return []
     first = entries[0]
@@ -85,8 +87,8 @@ def _compatibility(entries, warnings) -> list:
     problems = [f"{e.path} is {e.inspection.architecture}, but the stack is {first.inspection.architecture} "
                 f"(from {first.path}): all LoRAs of a plan must load on one base model"
                 for e in entries[1:] if family(e.inspection.architecture) != fam]
-    hints = sorted({e.inspection.base_model_hint for e in entries if e.inspection.base_model_hint} if fam == "sdxl" else ())
-    if len(hints) > 1:
-        warnings.append(f"SDXL LoRAs trained on different bases ({', '.join(hints)}): they load together, "
-                        "but each may look off on the others' checkpoint")
-    return problems
+    if problems:
+        return problems
+    refusals, mixed = mixed_bases(fam, [e.inspection for e in entries])
+    warnings.extend(mixed)
+    return refusals

@@ -8,7 +8,9 @@ interpreter of an environment that has ComfyUI's dependencies installed (the
     python comfy_oracle.py --comfyui DIR [--inspire DIR] --arch ARCH \
         [--vector "1,0.5,..."] [--no-convert] FILE.safetensors [FILE ...]
 
-ARCH: sd1 sd2 sdxl sd3 flux chroma wan wan13 hunyuan_video qwen_image
+ARCH: sd1 sd2 sdxl sd3 flux chroma wan wan13 hunyuan_video qwen_image, and (ComfyUI
+0.33.0 classes) flux2 flux2_klein4b flux2_klein9b wan22_5b z_image lumina2 chroma_radiance
+hunyuan_video15 ltx2 kandinsky5 krea2
 
 What it does (one architecture per process):
 
@@ -48,7 +50,8 @@ import sys
 import time
 
 ARCHS = ("sd1", "sd2", "sdxl", "sd3", "flux", "chroma", "wan", "wan13",
-         "hunyuan_video", "qwen_image")
+         "hunyuan_video", "qwen_image", "flux2", "flux2_klein4b", "flux2_klein9b", "wan22_5b",
+         "z_image", "lumina2", "chroma_radiance", "hunyuan_video15", "ltx2", "kandinsky5", "krea2")
 
 # unet configs in the form comfy.model_detection.detect_unet_config (0.3.64) returns
 # them for the reference checkpoints (they are fed back through detection on
@@ -106,6 +109,42 @@ _UNET_HUNYUAN_VIDEO = {
     "byt5": False, "guidance_embed": True,
 }
 _UNET_QWEN_IMAGE = {"image_model": "qwen_image", "in_channels": 64, "num_layers": 60}
+# ComfyUI 0.33.0 families (detect_unet_config's form for the reference checkpoints; the classes
+# do not exist in 0.3.64, where these architectures are reported as missing).
+_FLUX2_COMMON = {
+    "image_model": "flux2", "axes_dim": [32, 32, 32, 32], "mlp_ratio": 3.0, "theta": 2000,
+    "out_channels": 128, "global_modulation": True, "mlp_silu_act": True, "qkv_bias": False,
+    "ops_bias": False, "default_ref_method": "index", "ref_index_scale": 10.0, "txt_ids_dims": [3],
+    "patch_size": 1, "in_channels": 128, "vec_in_dim": None, "yak_mlp": False, "txt_norm": False,
+}
+_UNET_FLUX2_DEV = dict(_FLUX2_COMMON, hidden_size=6144, num_heads=48, context_in_dim=15360, depth=8,
+                       depth_single_blocks=48, guidance_embed=True)
+_UNET_FLUX2_KLEIN4B = dict(_FLUX2_COMMON, hidden_size=3072, num_heads=24, context_in_dim=7680, depth=5,
+                           depth_single_blocks=20, guidance_embed=False)
+_UNET_FLUX2_KLEIN9B = dict(_FLUX2_COMMON, hidden_size=4096, num_heads=32, context_in_dim=12288, depth=8,
+                           depth_single_blocks=24, guidance_embed=False)
+_UNET_WAN22_5B = dict(_WAN_COMMON, dim=3072, num_heads=24, ffn_dim=14336, num_layers=30, out_dim=48, in_dim=48)
+_LUMINA_COMMON = {"image_model": "lumina2", "patch_size": 2, "in_channels": 16, "qk_norm": True}
+_UNET_Z_IMAGE = dict(_LUMINA_COMMON, dim=3840, cap_feat_dim=2560, n_layers=30, n_heads=30, n_kv_heads=30,
+                     axes_dims=[32, 48, 48], axes_lens=[1536, 512, 512], rope_theta=256.0,
+                     ffn_dim_multiplier=8.0 / 3.0, z_image_modulation=True, time_scale=1000.0)
+_UNET_LUMINA2 = dict(_LUMINA_COMMON, dim=2304, cap_feat_dim=2304, n_layers=26, n_heads=24, n_kv_heads=8,
+                     axes_dims=[32, 32, 32], axes_lens=[300, 512, 512], rope_theta=10000.0, ffn_dim_multiplier=4.0)
+_UNET_CHROMA_RADIANCE = dict(_FLUX_COMMON, image_model="chroma_radiance", in_channels=3, out_channels=3,
+                             patch_size=16, in_dim=64, out_dim=3072, hidden_dim=5120, n_layers=5,
+                             nerf_hidden_size=64, nerf_mlp_ratio=4, nerf_depth=4, nerf_max_freqs=8,
+                             nerf_tile_size=512, nerf_final_head_type="conv", use_x0=False,
+                             use_sequential_txt_ids=False)
+_UNET_HUNYUAN_VIDEO15 = dict(_UNET_HUNYUAN_VIDEO, in_channels=65, patch_size=[1, 1, 1], out_channels=32,
+                             vec_in_dim=None, meanflow=False, context_in_dim=3584, hidden_size=2048,
+                             num_heads=16, depth=54, depth_single_blocks=0, byt5=True, guidance_embed=False,
+                             use_cond_type_embedding=True, vision_in_dim=1152, meanflow_sum=True)
+_UNET_LTX2 = {"image_model": "ltxav", "num_layers": 48, "attention_head_dim": 128, "cross_attention_dim": 4096,
+              "use_keyframes_abs_pos_embedding": False}
+_UNET_KANDINSKY5 = {"image_model": "kandinsky5", "model_dim": 1792, "axes_dims": (16, 24, 24), "time_dim": 512,
+                    "ff_dim": 7168, "visual_embed_dim": 132, "num_text_blocks": 2, "num_visual_blocks": 32}
+_UNET_KREA2 = {"image_model": "krea2", "features": 6144, "channels": 16, "patch": 2, "layers": 28, "heads": 48,
+               "kvheads": 12, "txtlayers": 12, "txtdim": 2560}
 
 UNET_CONFIGS = {
     "sd1": (_UNET_SD1, "SD 1.5"),
@@ -118,6 +157,17 @@ UNET_CONFIGS = {
     "wan13": (_UNET_WAN_1_3B, "Wan 2.1 T2V 1.3B (dim 1536, 30 blocks)"),
     "hunyuan_video": (_UNET_HUNYUAN_VIDEO, "HunyuanVideo T2V (20 double, 40 single)"),
     "qwen_image": (_UNET_QWEN_IMAGE, "Qwen-Image (60 blocks)"),
+    "flux2": (_UNET_FLUX2_DEV, "Flux.2 dev (hidden 6144, 8 double, 48 single)"),
+    "flux2_klein4b": (_UNET_FLUX2_KLEIN4B, "Flux.2 Klein 4B (hidden 3072, 5 double, 20 single)"),
+    "flux2_klein9b": (_UNET_FLUX2_KLEIN9B, "Flux.2 Klein 9B (hidden 4096, 8 double, 24 single)"),
+    "wan22_5b": (_UNET_WAN22_5B, "Wan 2.2 TI2V 5B (dim 3072, 30 blocks)"),
+    "z_image": (_UNET_Z_IMAGE, "Z-Image (Lumina2 class, dim 3840, 30 layers)"),
+    "lumina2": (_UNET_LUMINA2, "Lumina Image 2.0 (dim 2304, 26 layers)"),
+    "chroma_radiance": (_UNET_CHROMA_RADIANCE, "Chroma Radiance (19 double, 38 single, NeRF head)"),
+    "hunyuan_video15": (_UNET_HUNYUAN_VIDEO15, "HunyuanVideo 1.5 (hidden 2048, 54 double blocks)"),
+    "ltx2": (_UNET_LTX2, "LTX-2 audio-video (48 blocks, hidden 4096)"),
+    "kandinsky5": (_UNET_KANDINSKY5, "Kandinsky 5 video lite (dim 1792, 32 visual blocks)"),
+    "krea2": (_UNET_KREA2, "Krea 2 (features 6144, 28 blocks)"),
 }
 
 
