@@ -259,6 +259,9 @@ def _text_encoder_state_dict_hint(torch, arch):
             pref + "clip_g.transformer.text_model.final_layer_norm.weight": torch.empty(1280, device=meta),
             pref + "t5xxl.transformer.encoder.final_layer_norm.weight": torch.empty(4096, device=meta, dtype=torch.float16),
         }
+    llm = {"flux2": "mistral3_24b", "flux2_klein4b": "qwen3_4b", "flux2_klein9b": "qwen3_8b"}.get(arch)
+    if llm:  # Flux.2 picks its text encoder from the checkpoint's keys (no default)
+        return {"text_encoders.%s.transformer.model.norm.weight" % llm: torch.empty(16, device=meta, dtype=torch.bfloat16)}
     return {}
 
 
@@ -538,7 +541,18 @@ def main(argv=None):
         lbw = _import_inspire(args.inspire) if args.inspire else None
         t_import = time.time() - t0
         t1 = time.time()
-        model_config, patcher, clip, info = build_skeleton(torch, args.arch)
+        try:
+            model_config, patcher, clip, info = build_skeleton(torch, args.arch)
+        except RuntimeError as exc:
+            if "matched no model class" not in str(exc):
+                raise
+            # an architecture newer than the installed ComfyUI (e.g. Flux.2 on 0.3.64)
+            result = {"comfyui_version": comfyui_version.__version__, "arch": args.arch,
+                      "missing_model_class": "ComfyUI %s has no model class for %s" % (
+                          comfyui_version.__version__, UNET_CONFIGS[args.arch][1])}
+            json.dump(result, real_stdout, indent=1)
+            real_stdout.write("\n")
+            return 0
         t_build = time.time() - t1
         _log("skeleton %s built in %.1f s (imports %.1f s), peak RSS %.0f MB"
              % (type(model_config).__name__, t_build, t_import, _peak_rss_mb()))
