@@ -14,10 +14,12 @@ SLOTS = 4
 # ComfyUI model classes (comfy.supported_models) → LoRA Atlas architecture family, matched by name
 # prefix in this order: newer bases whose class names extend an older one's (Flux2, HunyuanVideo15,
 # ComfyUI 0.33.0) come first, so a Flux.1 or HunyuanVideo stack is refused on them.
-_MODEL_FAMILY = (("Flux2", "flux2"), ("HunyuanVideo15", "hunyuan_video_1.5"), ("SDXL", "sdxl"), ("SSD1B", "sdxl"),
+_MODEL_FAMILY = (("Flux2", "flux2"), ("HunyuanVideo15", "hunyuan_video15"), ("SDXL", "sdxl"), ("SSD1B", "sdxl"),
                  ("Segmind", "sdxl"), ("KOALA", "sdxl"), ("SD15", "sd1"), ("SD20", "sd2"), ("SD21", "sd2"),
                  ("SD3", "sd3"), ("Flux", "flux"), ("Chroma", "flux"), ("WAN", "wan"),
-                 ("HunyuanVideo", "hunyuan_video"), ("QwenImage", "qwen_image"))
+                 ("HunyuanVideo", "hunyuan_video"), ("QwenImage", "qwen_image"), ("ZImage", "z_image"),
+                 ("Lumina2", "lumina2"), ("LTXAV", "ltxv"), ("LTXV", "ltxv"), ("Kandinsky5", "kandinsky5"),
+                 ("Krea2", "krea2"))
 
 
 def model_family(model) -> str | None:

@@ -141,6 +141,22 @@ def test_planner_tells_flux2_from_flux(service, library):
     assert LoraAtlasPlanner().plan("balanced", 0.5, model=model("Flux"), lora_1="styles/flux_ink.safetensors")
 
 
+@pytest.mark.parametrize("class_name, family", [
+    ("Flux2", "flux2"), ("Flux", "flux"), ("ChromaRadiance", "flux"), ("HunyuanVideo15", "hunyuan_video15"),
+    ("HunyuanVideo", "hunyuan_video"), ("ZImage", "z_image"), ("Lumina2", "lumina2"), ("WAN22_T2V", "wan"),
+    ("LTXAV", "ltxv"), ("Kandinsky5Image", "kandinsky5"), ("Krea2", "krea2"), ("QwenImage", "qwen_image"),
+    ("Lens", None),
+])
+def test_model_family_of_comfyui_033_classes(class_name, family):
+    """The MODEL check compares ComfyUI's model class with the stack's family (engine FAMILY roots)."""
+    from lora_atlas.engine.architecture import ARCHITECTURES, FAMILY
+    from lora_atlas.nodes.planner import model_family
+    config = type(class_name, (), {})()
+    model = type("Model", (), {"model": type("BaseModel", (), {"model_config": config})()})()
+    assert model_family(model) == family
+    assert family is None or (family in ARCHITECTURES and FAMILY.get(family, family) == family)
+
+
 def test_apply_plan_block_ratios_follow_inspire_positions():
     from lora_atlas.engine.taxonomy import rules_for
     from lora_atlas.nodes.apply_plan import block_ratios, patch_ratio

@@ -1,0 +1,139 @@
+"""The families ComfyUI 0.33.0 loads (issue 14 §1): inspect, analyze and plan each fixture, tell
+apart the bases that share key names, and refuse or warn on stacks that mix them."""
+
+from __future__ import annotations
+
+import pytest
+
+from lora_atlas.demo.safetensors_writer import write
+from lora_atlas.demo.synthetic_loras import write_fixture
+from lora_atlas.engine.analysis import analyze_file
+from lora_atlas.engine.architecture import ARCHITECTURES
+from lora_atlas.engine.inspect import inspect_file
+from lora_atlas.engine.plan_stack import plan_files
+from lora_atlas.engine.planner import PlanError
+from lora_atlas.library.organize import incompatible_reason
+
+FLUX_58 = ["BASE"] + [f"DOUBLE{i}" for i in range(19)] + [f"SINGLE{i}" for i in range(38)]
+
+
+def _dit(doubles, singles):
+    return ["BASE"] + [f"DOUBLE{i}" for i in range(doubles)] + [f"SINGLE{i}" for i in range(singles)]
+
+
+# fixture -> (architecture, variant, text encoders, Inspire positions)
+EXPECTED = {
+    "flux2_dev": ("flux2", "dev", [], _dit(8, 48)),
+    "flux2_klein4b": ("flux2", "klein-4b", [], _dit(5, 20)),
+    "flux2_klein9b": ("flux2", "klein-9b", [], _dit(8, 24)),
+    "chroma_radiance": ("chroma_radiance", None, [], FLUX_58),
+    "z_image": ("z_image", None, ["qwen3_4b"], ["BASE"]),
+    "lumina2": ("lumina2", None, [], ["BASE"]),
+    "wan22_5b": ("wan", "2.2-5B", [], ["BASE"]),
+    "wan22_high": ("wan", "2.2, 14B, high-noise", [], ["BASE"]),
+    "wan22_low": ("wan", "2.2, 14B, low-noise", [], ["BASE"]),
+    "hunyuan_video15": ("hunyuan_video15", None, [], _dit(54, 0)),
+    "ltx2": ("ltx2", None, [], ["BASE"]),
+    "qwen_image_edit": ("qwen_image", "edit", [], ["BASE"]),
+    "kandinsky5": ("kandinsky5", "lite", [], ["BASE"]),
+    "krea2": ("krea2", None, [], ["BASE"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_new_family_inspection(lora_files, name):
+    arch, variant, encoders, blocks = EXPECTED[name]
+    r = inspect_file(lora_files(name))
+    assert r.ok, r.error
+    assert (r.architecture, r.variant, r.adapter, r.text_encoder) == (arch, variant, "lora", encoders)
+    assert r.blocks == blocks
+    assert arch in ARCHITECTURES
+    assert not any("does not map" in w for w in r.warnings), r.warnings
+    inspire_note = any("no block layout" in w for w in r.warnings)
+    assert inspire_note == (arch in ("z_image", "ltx2", "kandinsky5", "krea2"))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_new_family_analysis_and_plan(tmp_path, name):
+    """Real weights (rank 1): the analysis covers the inspected positions and a two-LoRA stack of
+    the family plans, every position with a multiplier."""
+    a = write_fixture(name, str(tmp_path / "a.safetensors"), rank=1, seed=1)
+    b = write_fixture(name, str(tmp_path / "b.safetensors"), rank=1, seed=2)
+    insp = inspect_file(a)
+    result = analyze_file(a)
+    assert result["ok"], result.get("error")
+    assert result["architecture"] == insp.architecture
+    assert [blk["name"] for blk in result["blocks"]] == insp.blocks
+    assert result["unet_energy"] > 0
+    assert (result["text_encoder_energy"] > 0) == bool(insp.text_encoder)
+    plan = plan_files([(a, 1.0, None), (b, 1.0, None)])
+    assert plan["architecture"] == insp.architecture
+    assert [lo["positions"] for lo in plan["loras"]] == [insp.blocks, insp.blocks]
+    assert not any("different" in w for w in plan["warnings"]), plan["warnings"]
+
+
+def _pair(tmp_path, first, second, first_meta=None, second_meta=None):
+    a = write_fixture(first, str(tmp_path / "first.safetensors"), rank=1, seed=1, metadata=first_meta)
+    b = write_fixture(second, str(tmp_path / "second.safetensors"), rank=1, seed=2, metadata=second_meta)
+    return [(a, 1.0, None), (b, 1.0, None)]
+
+
+@pytest.mark.parametrize("first, second, first_meta, warning", [
+    ("flux_double", "chroma_lora", None, "Flux.1-layout LoRAs trained on different bases (chroma, flux)"),
+    ("chroma_lora", "chroma_radiance", None, "different bases (chroma, chroma_radiance)"),
+    ("wan_lora", "wan22_high", {"modelspec.architecture": "wan2.1-t2v-14b/lora"}, "different generations (2.1, 2.2)"),
+    ("wan22_high", "wan22_low", None, "different experts (high-noise, low-noise)"),
+    ("qwen_image", "qwen_image_edit", None, "Qwen-Image and Qwen-Image-Edit LoRAs in one stack"),
+])
+def test_mixed_bases_warn(tmp_path, first, second, first_meta, warning):
+    plan = plan_files(_pair(tmp_path, first, second, first_meta))
+    assert any(warning in w for w in plan["warnings"]), plan["warnings"]
+
+
+@pytest.mark.parametrize("first, second, problem", [
+    ("flux_double", "flux2_klein4b", "second.safetensors is flux2, but the stack is flux"),
+    ("flux2_dev", "flux2_klein9b", "Flux.2 LoRAs for different model sizes (dev, klein-9b)"),
+    ("wan_lora", "wan22_5b", "WAN LoRAs for different model sizes (14B, 5B)"),
+    ("z_image", "lumina2", "second.safetensors is lumina2, but the stack is z_image"),
+    ("hunyuan_video", "hunyuan_video15", "second.safetensors is hunyuan_video15, but the stack is hunyuan_video"),
+])
+def test_mixed_bases_refused(tmp_path, first, second, problem):
+    with pytest.raises(PlanError) as err:
+        plan_files(_pair(tmp_path, first, second))
+    assert any(problem in p for p in err.value.problems), err.value.problems
+
+
+def test_same_base_stacks_say_nothing(tmp_path):
+    plan = plan_files(_pair(tmp_path, "wan22_high", "wan22_high"))
+    assert not any("different" in w for w in plan["warnings"]), plan["warnings"]
+
+
+def test_metadata_names_what_shapes_cannot_tell(lora_files):
+    """Chroma Radiance, LTX-2 and Qwen-Image-Edit share key names with their family root: the
+    metadata names the member, the tensors still decide the family."""
+    radiance = inspect_file(lora_files("chroma_lora", metadata=(("modelspec.architecture", "chroma-radiance/lora"),)))
+    assert radiance.architecture == "chroma_radiance" and not radiance.warnings
+    klein = inspect_file(lora_files("flux2_klein4b", metadata=(("modelspec.architecture", "flux-2-klein-4b/lora"),)))
+    assert (klein.architecture, klein.variant) == ("flux2", "klein-4b")
+    wrong = inspect_file(lora_files("flux_double", metadata=(("modelspec.architecture", "flux-2-dev/lora"),)))
+    assert wrong.architecture == "flux" and any("metadata says flux2" in w for w in wrong.warnings)
+
+
+def test_a_family_comfyui_does_not_load_stays_unknown(tmp_path):
+    path = str(tmp_path / "other.safetensors")
+    tensors = []
+    for n in range(4):
+        tensors += [(f"diffusion_model.fusion_stacks.{n}.mixer.lora_A.weight", "F16", (2, 64), None),
+                    (f"diffusion_model.fusion_stacks.{n}.mixer.lora_B.weight", "F16", (64, 2), None)]
+    write(path, tensors, {}, sparse=True)
+    r = inspect_file(path)
+    assert r.ok and r.architecture == "unknown"
+    assert r.evidence and "no known block layout" in r.evidence[0] and "fusion" in r.evidence[0]
+    row = {"ok": True, "inspection": r.to_dict()}
+    assert incompatible_reason(row, None) == "unknown-architecture"
+
+
+def test_quarantine_allow_lists_take_the_new_families(lora_files):
+    row = {"ok": True, "inspection": inspect_file(lora_files("flux2_dev")).to_dict()}
+    assert incompatible_reason(row, {"flux2"}) is None
+    assert incompatible_reason(row, {"flux"}) == "not-allowed"
