@@ -251,8 +251,13 @@ READERS = {"metadata.json": _lora_manager, "json": _a1111, "rgthree-info.json": 
 _BASES = (("noob", "sdxl", "noobai"), ("illustrious", "sdxl", "illustrious"), ("pony", "sdxl", "pony"),
           ("animagine", "sdxl", "animagine"), ("sdxl", "sdxl", None), ("sd 1", "sd1", None), ("sd1", "sd1", None),
           ("sd 2", "sd2", None), ("sd2", "sd2", None), ("sd 3", "sd3", None), ("sd3", "sd3", None),
+          ("flux.2", "flux2", None), ("flux 2", "flux2", None), ("chroma radiance", "chroma_radiance", None),
+          ("zimage", "z_image", None), ("z-image", "z_image", None), ("z image", "z_image", None),
+          ("hunyuan video 1.5", "hunyuan_video15", None), ("hunyuanvideo 1.5", "hunyuan_video15", None),
+          ("ltx-2", "ltx2", None), ("ltx 2", "ltx2", None), ("ltxv2", "ltx2", None),
           ("flux", "flux", None), ("chroma", "chroma", None), ("wan", "wan", None), ("hunyuan", "hunyuan_video", None),
-          ("qwen", "qwen_image", None), ("hidream", "hidream", None), ("lumina", "lumina2", None), ("ltx", "ltxv", None))
+          ("qwen", "qwen_image", None), ("hidream", "hidream", None), ("lumina", "lumina2", None), ("ltx", "ltxv", None),
+          ("kandinsky", "kandinsky5", None), ("krea 2", "krea2", None), ("krea2", "krea2", None))
 
 
 def _base_model(found: Found, name: str, value) -> None:
