@@ -128,8 +128,9 @@ _LUMINA_COMMON = {"image_model": "lumina2", "patch_size": 2, "in_channels": 16, 
 _UNET_Z_IMAGE = dict(_LUMINA_COMMON, dim=3840, cap_feat_dim=2560, n_layers=30, n_heads=30, n_kv_heads=30,
                      axes_dims=[32, 48, 48], axes_lens=[1536, 512, 512], rope_theta=256.0,
                      ffn_dim_multiplier=8.0 / 3.0, z_image_modulation=True, time_scale=1000.0)
+# in 0.3.64's form (0.33.0's detection adds rope_theta / ffn_dim_multiplier: the round trip fills them)
 _UNET_LUMINA2 = dict(_LUMINA_COMMON, dim=2304, cap_feat_dim=2304, n_layers=26, n_heads=24, n_kv_heads=8,
-                     axes_dims=[32, 32, 32], axes_lens=[300, 512, 512], rope_theta=10000.0, ffn_dim_multiplier=4.0)
+                     axes_dims=[32, 32, 32], axes_lens=[300, 512, 512])
 _UNET_CHROMA_RADIANCE = dict(_FLUX_COMMON, image_model="chroma_radiance", in_channels=3, out_channels=3,
                              patch_size=16, in_dim=64, out_dim=3072, hidden_dim=5120, n_layers=5,
                              nerf_hidden_size=64, nerf_mlp_ratio=4, nerf_depth=4, nerf_max_freqs=8,
@@ -543,13 +544,19 @@ def main(argv=None):
         t1 = time.time()
         try:
             model_config, patcher, clip, info = build_skeleton(torch, args.arch)
-        except RuntimeError as exc:
-            if "matched no model class" not in str(exc):
+        except (RuntimeError, TypeError) as exc:
+            # an architecture newer than the installed ComfyUI: no class (Flux.2 on 0.3.64), or a
+            # class that predates the family's parameters (HunyuanVideo 1.5, Z-Image on 0.3.64)
+            if "matched no model class" in str(exc):
+                why = "has no model class for"
+            elif "unexpected keyword argument" in str(exc):
+                why = "has a model class that predates (%s)" % str(exc).split("unexpected keyword argument")[-1].strip()
+                why += " the family"
+            else:
                 raise
-            # an architecture newer than the installed ComfyUI (e.g. Flux.2 on 0.3.64)
             result = {"comfyui_version": comfyui_version.__version__, "arch": args.arch,
-                      "missing_model_class": "ComfyUI %s has no model class for %s" % (
-                          comfyui_version.__version__, UNET_CONFIGS[args.arch][1])}
+                      "missing_model_class": "ComfyUI %s %s %s" % (
+                          comfyui_version.__version__, why, UNET_CONFIGS[args.arch][1])}
             json.dump(result, real_stdout, indent=1)
             real_stdout.write("\n")
             return 0
