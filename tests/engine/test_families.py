@@ -8,7 +8,7 @@ import pytest
 from lora_atlas.demo.safetensors_writer import write
 from lora_atlas.demo.synthetic_loras import write_fixture
 from lora_atlas.engine.analysis import analyze_file
-from lora_atlas.engine.architecture import ARCHITECTURES
+from lora_atlas.engine.architecture import ARCHITECTURES, from_metadata
 from lora_atlas.engine.inspect import inspect_file
 from lora_atlas.engine.plan_stack import plan_files
 from lora_atlas.engine.planner import PlanError
@@ -137,3 +137,21 @@ def test_quarantine_allow_lists_take_the_new_families(lora_files):
     row = {"ok": True, "inspection": inspect_file(lora_files("flux2_dev")).to_dict()}
     assert incompatible_reason(row, {"flux2"}) is None
     assert incompatible_reason(row, {"flux"}) == "not-allowed"
+
+
+@pytest.mark.parametrize("meta, expected", [
+    ({"modelspec.architecture": "flux-2-dev/lora"}, ("flux2", "dev")),
+    ({"ss_base_model_version": "flux2_klein_4b"}, ("flux2", "klein-4b")),
+    ({"modelspec.architecture": "chroma-radiance/lora"}, ("chroma_radiance", None)),
+    ({"modelspec.architecture": "wan2.2-i2v-a14b/lora"}, ("wan", "2.2")),
+    ({"ss_base_model_version": "wan_2.1_t2v_14b"}, ("wan", "2.1")),
+    ({"modelspec.architecture": "hunyuan-video-1.5/lora"}, ("hunyuan_video15", None)),
+    ({"ss_base_model_version": "qwen_image_edit_2509"}, ("qwen_image", "edit")),
+    ({"ss_base_model_version": "z_image_turbo"}, ("z_image", None)),
+    ({"modelspec.architecture": "ltx-2/lora"}, ("ltx2", None)),
+    ({"ss_base_model_version": "kandinsky5_lite"}, ("kandinsky5", None)),
+    ({"modelspec.architecture": "krea-2/lora"}, ("krea2", None)),
+])
+def test_metadata_names_the_new_families(meta, expected):
+    arch, variant, evidence = from_metadata(meta)
+    assert (arch, variant) == expected and evidence
