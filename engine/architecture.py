@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import dit_families
+from .dit_families import first_in_dim
 from .metadata import bounded
 
 ARCHITECTURES = (
@@ -200,7 +201,7 @@ def _coverage(doubles, singles, n_double, n_single):
 
 
 def _sd3(unet, block_word):
-    hidden = dit_families.first_in_dim(unet, "x_block", "attn_qkv") or dit_families.first_in_dim(unet, "attn_to_q") or dit_families.first_in_dim(unet, "mlp_fc1")
+    hidden = first_in_dim(unet, "x_block", "attn_qkv") or first_in_dim(unet, "attn_to_q") or first_in_dim(unet, "mlp_fc1")
     attn2 = any("attn2" in m.name.flat for m in unet)
     if hidden == 2432:
         variant = "3.5-large"
@@ -214,7 +215,7 @@ def _sd3(unet, block_word):
 
 
 def _wan(unet, indices):
-    dim = dit_families.first_in_dim(unet, "self_attn_q") or dit_families.first_in_dim(unet, "self_attn_k") or dit_families.first_in_dim(unet, "cross_attn_q")
+    dim = first_in_dim(unet, "self_attn_q") or first_in_dim(unet, "self_attn_k") or first_in_dim(unet, "cross_attn_q")
     variant = {1536: "2.1-1.3B", 3072: "2.2-5B", 5120: "14B"}.get(dim)
     if any("k_img" in m.name.flat for m in unet):
         variant = (variant + " " if variant else "") + "i2v"
@@ -225,7 +226,7 @@ def _transformer_blocks(unet, indices):
     flats = [m.name.flat for m in unet]
     if any(("img_mlp" in f or "img_mod" in f or "txt_mlp" in f) for f in flats):
         return "qwen_image", None, "transformer_blocks with img_mlp/img_mod/txt_mlp"
-    hidden = dit_families.first_in_dim(unet, "attn_to_q") or dit_families.first_in_dim(unet, "attn_to_k")
+    hidden = first_in_dim(unet, "attn_to_q") or first_in_dim(unet, "attn_to_k")
     if "single_transformer_blocks" in indices or hidden == 3072:
         doubles = indices.get("transformer_blocks", set())
         singles = indices.get("single_transformer_blocks", set())
