@@ -32,6 +32,7 @@ NAMING = {
     "text_encoder": _dotted("text_encoder."),
     "text_encoder_2": _dotted("text_encoder_2."),
     "bare": _dotted(""),
+    "comfy_qwen3_4b": _dotted("text_encoders.qwen3_4b.transformer.model."),
 }
 
 # ---------------------------------------------------------------------------------------------

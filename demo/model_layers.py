@@ -287,8 +287,9 @@ def lumina2_layers(depth=26, dim=2304):
     return layers
 
 
-def qwen3_te_layers(n_layers=4, hidden=2560, q=4096, kv=1024):
-    """Qwen3-4B text encoder attention (Z-Image's and Klein 4B's), ComfyUI's llama names."""
+def llm_te_layers(n_layers=4, hidden=2560, q=4096, kv=1024):
+    """A decoder-LLM text encoder's attention in ComfyUI's llama names: Qwen3-4B by default
+    (Z-Image's, Flux.2 Klein 4B's); Qwen2.5-VL-7B is hidden 3584, q 3584, kv 512."""
     layers = []
     for i in range(n_layers):
         p = f"layers.{i}.self_attn"

@@ -18,7 +18,7 @@ from . import safetensors_writer
 from .adapter_tensors import ADAPTERS, NAMING, xlabs_tensors
 from .model_layers import (chroma_radiance_layers, clip_layers, flux2_layers, flux_diffusers_layers, flux_layers,
                            hunyuan_video15_layers, hunyuan_video_layers, kandinsky5_layers, krea2_layers, ltx2_layers,
-                           lumina2_layers, qwen3_te_layers, qwen_image_layers, sd3_layers, sd_unet_layers,
+                           lumina2_layers, llm_te_layers, qwen_image_layers, sd3_layers, sd_unet_layers,
                            sdxl_diffusers_layers, sdxl_unet_layers, t5_layers, wan_layers, z_image_layers)
 
 
@@ -125,12 +125,13 @@ FIXTURES: dict = {
 # Families ComfyUI 0.33.0 loads (tests/integration/test_comfyui_keymap.py checks each on its class).
 FIXTURES.update({
     "flux2_dev": Fixture("Flux.2 dev LoRA (ai-toolkit, ComfyUI names)", [Part(flux2_layers(), "comfy", options={"suffix": "peft"})], alpha=None),
-    "flux2_klein4b": Fixture("Flux.2 Klein 4B kohya LoRA, no metadata", [Part(flux2_layers(3072, 5, 20, False), "kohya_unet")]),
+    "flux2_klein4b": Fixture("Flux.2 Klein 4B kohya LoRA with Qwen3 text encoder in ComfyUI names, no metadata",
+                             [Part(flux2_layers(3072, 5, 20, False), "kohya_unet"), Part(llm_te_layers(), "comfy_qwen3_4b")]),
     "flux2_klein9b": Fixture("Flux.2 Klein 9B LoRA", [Part(flux2_layers(4096, 8, 24), "comfy")],
                              {"modelspec.architecture": "flux-2-klein-9b/lora"}),
     "chroma_radiance": Fixture("Chroma Radiance LoRA with NeRF head layers", [Part(chroma_radiance_layers(), "comfy", options={"suffix": "peft"})], alpha=None),
     "z_image": Fixture("Z-Image LoRA (diffusers names) with Qwen3 text encoder", [Part(z_image_layers(), "comfy", options={"suffix": "peft"}),
-                                                                                 Part(qwen3_te_layers(), "kohya_te")]),
+                                                                                 Part(llm_te_layers(), "kohya_te")]),
     "lumina2": Fixture("Lumina Image 2.0 LoRA (ComfyUI names)", [Part(lumina2_layers(), "comfy")]),
     "wan22_5b": Fixture("WAN 2.2 TI2V 5B LoRA", [Part(wan_layers(3072, 14336, 30), "comfy", options={"suffix": "peft"})], alpha=None),
     "wan22_high": Fixture("WAN 2.2 A14B high-noise expert musubi LoRA", [Part(wan_layers(), "kohya_unet")],
@@ -141,7 +142,8 @@ FIXTURES.update({
                           "ss_sd_model_name": "wan2.2_t2v_low_noise_14B_fp16.safetensors"}),
     "hunyuan_video15": Fixture("HunyuanVideo 1.5 kohya LoRA", [Part(hunyuan_video15_layers(), "kohya_unet")]),
     "ltx2": Fixture("LTX-2 audio-video LoRA (ComfyUI names)", [Part(ltx2_layers(), "comfy")]),
-    "qwen_image_edit": Fixture("Qwen-Image-Edit kohya LoRA", [Part(qwen_image_layers(), "kohya_unet")],
+    "qwen_image_edit": Fixture("Qwen-Image-Edit kohya LoRA with Qwen2.5-VL text encoder",
+                               [Part(qwen_image_layers(), "kohya_unet"), Part(llm_te_layers(4, 3584, 3584, 512), "kohya_te")],
                                {"modelspec.architecture": "qwen-image-edit/lora"}),
     "kandinsky5": Fixture("Kandinsky 5 video lite LoRA", [Part(kandinsky5_layers(), "transformer", options={"suffix": "peft"})], alpha=None),
     "krea2": Fixture("Krea 2 LoRA (diffusers names)", [Part(krea2_layers(), "transformer", options={"suffix": "peft"})], alpha=None),

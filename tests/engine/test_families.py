@@ -24,7 +24,7 @@ def _dit(doubles, singles):
 # fixture -> (architecture, variant, text encoders, Inspire positions)
 EXPECTED = {
     "flux2_dev": ("flux2", "dev", [], _dit(8, 48)),
-    "flux2_klein4b": ("flux2", "klein-4b", [], _dit(5, 20)),
+    "flux2_klein4b": ("flux2", "klein-4b", ["qwen3_4b"], _dit(5, 20)),
     "flux2_klein9b": ("flux2", "klein-9b", [], _dit(8, 24)),
     "chroma_radiance": ("chroma_radiance", None, [], FLUX_58),
     "z_image": ("z_image", None, ["qwen3_4b"], ["BASE"]),
@@ -34,7 +34,7 @@ EXPECTED = {
     "wan22_low": ("wan", "2.2, 14B, low-noise", [], ["BASE"]),
     "hunyuan_video15": ("hunyuan_video15", None, [], _dit(54, 0)),
     "ltx2": ("ltx2", None, [], ["BASE"]),
-    "qwen_image_edit": ("qwen_image", "edit", [], ["BASE"]),
+    "qwen_image_edit": ("qwen_image", "edit", ["qwen25_7b"], ["BASE"]),
     "kandinsky5": ("kandinsky5", "lite", [], ["BASE"]),
     "krea2": ("krea2", None, [], ["BASE"]),
 }
