@@ -33,6 +33,7 @@ NAMING = {
     "text_encoder_2": _dotted("text_encoder_2."),
     "bare": _dotted(""),
     "comfy_qwen3_4b": _dotted("text_encoders.qwen3_4b.transformer.model."),
+    "comfy_qwen25_7b": _dotted("text_encoders.qwen25_7b.transformer.model."),
 }
 
 # ---------------------------------------------------------------------------------------------
