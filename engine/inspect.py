@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import chain
 
 from . import architecture as arch_mod
-from .adapters import summarize as summarize_adapters
+from .adapters import VECTOR_DIFFS, adapter_mass, attached_bias_diffs, summarize as summarize_adapters
 from . import metadata as meta_mod
 from .errors import (
     BadFileName,
@@ -21,7 +21,7 @@ from .errors import (
     ShapeMismatch,
     TextualInversion,
 )
-from .comfy_keymap import dropped_by_inspire, unmapped_by_comfyui
+from .comfy_keymap import dropped_by_inspire, renamed_norm_note, unmapped_by_comfyui
 from .keys import encoder_name
 from .layout import build_layout
 from .safetensors_header import read_header
@@ -135,7 +135,7 @@ def _inspect(path: str):
         trigger_words=meta_mod.trigger_words(meta, tags),
         training_base=meta_mod.training_base(meta),
         has_thumbnail=meta_mod.thumbnail(meta) is not None,
-        evidence=evidence,
+        evidence=evidence + facts.diff_evidence,
         warnings=arch.warnings + facts.leftover_warnings + list(inspire_warnings),
     ), header, facts
 
@@ -150,8 +150,16 @@ class TableFacts:
         self.not_a_lora = None if layout.modules else True
         self.zero_dim = _zero_dim(layout)
         self.keys_arch = arch_mod.from_keys(layout) if layout.modules else None
-        self.adapter = summarize_adapters(layout.adapter_counts, any(m.conv for m in layout.modules))
-        self.adapter_counts = tuple(sorted(layout.adapter_counts.items()))
+        self.adapter = summarize_adapters(layout.adapter_counts, any(m.conv for m in layout.modules),
+                                          lambda: adapter_mass(layout.modules, layout.shapes))
+        counts = dict(layout.adapter_counts)
+        attached = layout.by_names.get("attached_bias_diffs")
+        if attached is None:   # which modules carry a diff_b follows from the names alone
+            attached = layout.by_names["attached_bias_diffs"] = attached_bias_diffs(layout.modules)
+        if attached:
+            counts["bias"] = counts.get("bias", 0) + attached
+        self.adapter_counts = tuple(sorted(counts.items()))
+        self.diff_evidence = _diff_evidence(self.adapter, counts)
         self.rank = _mode(Counter(m.rank for m in layout.modules if m.rank))
         self.dora = any("dora_scale" in m.roles or "magnitude" in m.roles for m in layout.modules)
         alpha_keys = sorted(m.roles["alpha"] for m in layout.modules if "alpha" in m.roles)
@@ -201,6 +209,7 @@ class TableFacts:
             if unmapped:
                 warnings.insert(0, f"{len(unmapped)} of {len(self.layout.modules)} module(s) use names ComfyUI does not map "
                                    f"and would not load (e.g. '{unmapped[0].name.raw}')")
+                warnings[1:1] = renamed_norm_note(unmapped, architecture)
             hit = (tuple(position_labels(blocks)), tuple(ordered), tuple(warnings))
             self._by_arch[architecture] = self.layout.by_names[("for_architecture", architecture)] = hit
         return hit
@@ -222,6 +231,16 @@ def _table_facts(header) -> TableFacts:
     else:
         _FACTS_CACHE.move_to_end(digest)
     return facts
+
+
+def _diff_evidence(adapter, counts: dict) -> list:
+    """The line that says a LoRA-like file also carries bias/norm diffs (ComfyUI applies them;
+    they are counted in `adapters` and measured by `analyze`, but the file stays what its weight
+    mass is)."""
+    carried = [f"{counts[k]} {k}" for k in VECTOR_DIFFS if counts.get(k)]
+    if not carried or adapter in ("full", None):
+        return []
+    return [f"adapter {adapter} by weight mass; also carries {' and '.join(carried)} diff(s) that ComfyUI applies"]
 
 
 def _zero_dim(layout) -> str | None:

@@ -123,7 +123,7 @@ def _dims(adapter: str, roles: dict, shapes: dict):
             return shapes[roles["down"]][1], shapes[roles["up"]][0]
         if adapter == "loha":
             return shapes[roles["hada_w1_b"]][1], shapes[roles["hada_w1_a"]][0]
-        if adapter == "full" and "diff" in roles:
+        if adapter in ("full", "norm", "bias") and "diff" in roles:
             shape = shapes[roles["diff"]]
             return (shape[1] if len(shape) > 1 else None), shape[0]
         if adapter == "lokr":
