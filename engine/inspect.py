@@ -7,6 +7,7 @@ import os
 from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
 from itertools import chain
+from operator import attrgetter, itemgetter
 
 from . import architecture as arch_mod
 from .adapters import VECTOR_DIFFS, adapter_mass, attached_bias_diffs, summarize as summarize_adapters
@@ -24,7 +25,7 @@ from .errors import (
 from .comfy_keymap import dropped_by_inspire, renamed_norm_note, unmapped_by_comfyui
 from .keys import encoder_name
 from .layout import build_layout
-from .safetensors_header import read_header
+from .safetensors_header import gc_paused, read_header
 from .taxonomy import block_of, position_labels, rules_for
 from .tensors import read_scalars
 
@@ -101,7 +102,8 @@ def _inspect(path: str):
         if _looks_pickled(path):
             raise PickleContainer("pickle format (named .safetensors): not loaded, convert to safetensors") from None
         raise
-    facts = _table_facts(header)
+    with gc_paused():   # thousands of modules, no cycle among them (engine.safetensors_header.gc_paused)
+        facts = _table_facts(header)
     meta = header.metadata
     if facts.not_a_lora is not None:
         raise _not_a_lora(header, meta)
@@ -150,21 +152,23 @@ class TableFacts:
         self.not_a_lora = None if layout.modules else True
         self.zero_dim = _zero_dim(layout)
         self.keys_arch = arch_mod.from_keys(layout) if layout.modules else None
-        self.adapter = summarize_adapters(layout.adapter_counts, any(m.conv for m in layout.modules),
+        self.adapter = summarize_adapters(layout.adapter_counts, any(map(_CONV, layout.modules)),
                                           lambda: adapter_mass(layout.modules, layout.shapes))
+        named = layout.by_names.get("table_facts")
+        if named is None:   # what follows from the names alone, shared by the tables that repeat them
+            named = layout.by_names["table_facts"] = _named_facts(layout.modules)
+        dora, alpha_keys, attached = named
         counts = dict(layout.adapter_counts)
-        attached = layout.by_names.get("attached_bias_diffs")
-        if attached is None:   # which modules carry a diff_b follows from the names alone
-            attached = layout.by_names["attached_bias_diffs"] = attached_bias_diffs(layout.modules)
         if attached:
             counts["bias"] = counts.get("bias", 0) + attached
         self.adapter_counts = tuple(sorted(counts.items()))
         self.diff_evidence = _diff_evidence(self.adapter, counts)
-        self.rank = _mode(Counter(m.rank for m in layout.modules if m.rank))
-        self.dora = any("dora_scale" in m.roles or "magnitude" in m.roles for m in layout.modules)
-        alpha_keys = sorted(m.roles["alpha"] for m in layout.modules if "alpha" in m.roles)
-        step = max(1, len(alpha_keys) // ALPHA_SAMPLE)
-        self.alpha_keys = alpha_keys[::step][:ALPHA_SAMPLE]
+        ranks = Counter(map(_RANK, layout.modules))
+        ranks.pop(None, None)
+        ranks.pop(0, None)
+        self.rank = _mode(ranks)
+        self.dora = dora
+        self.alpha_keys = alpha_keys
         self.leftover_warnings = [
             f"{len(layout.leftover)} tensor(s) are not LoRA parameters and would not load (e.g. '{layout.leftover[0]}')"
         ] if layout.leftover else []
@@ -215,6 +219,19 @@ class TableFacts:
         return hit
 
 
+_CONV = attrgetter("conv")
+_RANK = attrgetter("rank")
+
+
+def _named_facts(modules) -> tuple:
+    """(DoRA?, the alpha scalars inspection reads, modules with a bias diff beside another adapter):
+    facts of a table that follow from its tensor names alone."""
+    dora = any("dora_scale" in m.roles or "magnitude" in m.roles for m in modules)
+    alpha_keys = sorted(m.roles["alpha"] for m in modules if "alpha" in m.roles)
+    step = max(1, len(alpha_keys) // ALPHA_SAMPLE)
+    return dora, alpha_keys[::step][:ALPHA_SAMPLE], attached_bias_diffs(modules)
+
+
 _FACTS_CACHE: OrderedDict = OrderedDict()
 _FACTS_CACHE_SIZE = 512
 
@@ -243,12 +260,19 @@ def _diff_evidence(adapter, counts: dict) -> list:
     return [f"adapter {adapter} by weight mass; also carries {' and '.join(carried)} diff(s) that ComfyUI applies"]
 
 
+_END = itemgetter(3)
+
+
 def _zero_dim(layout) -> str | None:
     """Why the file is `bad_shapes` if one of its LoRA tensors has a zero dimension, else None.
     Such a factor holds no values: ComfyUI cannot apply it (alpha / rank, reshapes) and every
     figure of the analysis would divide by it; the header says so, before any maths runs."""
-    if 0 not in chain.from_iterable(layout.shapes.values()):
-        return None  # no zero anywhere (the rule): one C-level scan instead of a loop per module
+    ends = list(map(_END, layout.shapes.tensors.values()))
+    if 0 not in ends and len(set(ends)) == len(ends):
+        # The rule: no tensor is empty, so no dimension is zero. In a validated table the tensors
+        # tile the data section, so an empty one ends at 0 or where another one ends: one C-level
+        # pass over the end offsets instead of a loop over every shape.
+        return None
     for m in layout.modules:
         for key in m.roles.values():
             shape = layout.shapes[key]
