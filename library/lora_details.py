@@ -18,6 +18,7 @@ import os
 
 from ..engine.inspect import Inspection, inspect_file
 from . import config_files as cf
+from .config_files import civitai_fields
 from .analysis_cache import cached_analysis
 from .errors import ConfigConflict, InvalidDocument, OutsideRoots
 from .fs_safety import atomic_write
@@ -61,17 +62,6 @@ def user_fields(config, item: dict) -> dict:
     weight = float(weight) if isinstance(weight, (int, float)) and not isinstance(weight, bool) and \
         -1e6 < weight < 1e6 else 1.0
     return {"default_weight": weight, "trigger_words": config.get("trigger_words") or item.get("trigger_words") or []}
-
-
-def civitai_fields(config) -> dict:
-    """The Civitai link and NSFW level config.yaml holds (imported from other tools' sidecars or
-    set by a person), so the panel can link and blur; None where unknown."""
-    config = config if isinstance(config, dict) else {}
-    url = config.get("civitai_url")
-    level, nsfw = config.get("nsfw_level"), config.get("nsfw")
-    return {"civitai_url": url if isinstance(url, str) and url.startswith("https://civitai.com/") else None,
-            "nsfw_level": level if isinstance(level, int) and not isinstance(level, bool) else None,
-            "nsfw": nsfw if isinstance(nsfw, bool) else None}
 
 
 def _classification(store, root: str, item: dict) -> dict:
