@@ -89,13 +89,14 @@ def lora_detail(root: str, item: dict, paths: list, want_analysis: bool = True, 
     with Store.open(root) as store:
         insp = _classification(store, root, item)
     analysis = lora_analysis(root, item) if want_analysis and insp.get("ok") else None
-    out = dict(public(item))
+    civitai = civitai_fields(config)    # from the config itself (the listing's copy may be older), in their place
+    out = {k: v for k, v in public(item).items() if k not in civitai}
     out.update({
         "paths": paths,
         "config": config, "config_error": config_error,
         "classification": insp,
         **user_fields(config, item),
-        **civitai_fields(config),
+        **civitai,
         "preview_url": preview_url,
         "analysis": analysis,
     })

@@ -182,6 +182,24 @@ async def test_the_listing_gives_the_civitai_link_and_nsfw_level(sidecar_context
     assert (plain["civitai_url"], plain["nsfw_level"], plain["nsfw"]) == (None, None, None)
 
 
+def test_a_config_linked_from_outside_the_root_is_not_read_for_the_listing(sidecar_library, tmp_path):
+    from lora_atlas.server.state import LibraryState
+    root, _ = sidecar_library
+    operations.organize(root)
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("civitai_url: https://civitai.com/models/9\nnsfw: true\n")
+    cfg = os.path.join(root, "styles", "lm-style", "config.yaml")
+    os.remove(cfg)
+    os.symlink(outside, cfg)
+    state = LibraryState([root], auto_scan=False)
+    try:
+        state.refresh()
+        lm = next(it for it in state.items() if it["path"].endswith("/lm_style.safetensors"))
+        assert (lm["civitai_url"], lm["nsfw"]) == (None, None)
+    finally:
+        state.close()
+
+
 def test_the_browser_outputs_the_civitai_link_and_nsfw_level(sidecar_context):
     from lora_atlas.nodes import comfy_glue
     from lora_atlas.nodes.browser import LoraAtlasBrowser
@@ -213,7 +231,7 @@ def _standin_ffmpeg(bin_dir, frame: bytes):
 
 
 def test_a_video_preview_gives_its_first_frame_as_the_still(sidecar_library, tmp_path, monkeypatch, hashes):
-    from tests.helpers.libraries import PNG_1x1
+    from libraries import PNG_1x1   # tests/helpers
     root, before = sidecar_library
     monkeypatch.setenv("PATH", _standin_ffmpeg(tmp_path / "bin", PNG_1x1))
     result = operations.organize(root)
