@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
-from itertools import chain
 from operator import attrgetter, itemgetter
 
 from . import architecture as arch_mod
