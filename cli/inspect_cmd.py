@@ -39,6 +39,8 @@ def render(results) -> str:
             if r.base_model_hint:
                 arch += f" [{r.base_model_hint}]"
             adapter = r.adapter + (" +DoRA" if r.dora else "")
+            if r.adapter != "full" and {"bias", "norm"} & set(r.adapters or ()):
+                adapter += " +diffs"    # bias/norm diffs ComfyUI applies beside the adapter
             rows.append([name, arch, adapter, r.rank or "-", _fmt(r.alpha), ",".join(r.text_encoder) or "-", len(r.blocks), "ok"])
         else:
             rows.append([name, "-", "-", "-", "-", "-", "-", f"{r.error_code}: {r.error}"])

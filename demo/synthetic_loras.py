@@ -57,6 +57,21 @@ def _tags(tags: dict) -> str:
     return json.dumps({"10_dataset": tags}, sort_keys=True)
 
 
+def flux_extract(doubles=range(19), singles=range(38)) -> Fixture:
+    """What ComfyUI 0.33's "Extract and Save Lora" (comfy_extras/nodes_lora_extract.py) writes for a
+    Flux model diff: `diffusion_model.<path>.lora_up/lora_down.weight` for every matrix, no alpha,
+    `.diff_b` for every bias and `.diff` for every 1-D weight: the RMSNorms, which ComfyUI 0.33
+    loads as `<norm>.weight` (0.3.x named them `<norm>.scale`)."""
+    base = [("img_in", 3072, 64, 1), ("final_layer.linear", 64, 3072, 1), ("final_layer.adaLN_modulation.1", 6144, 3072, 1)]
+    layers = base + flux_layers(doubles, singles)
+    extra = [(f"diffusion_model.{path}.diff_b", (out,)) for path, out, _, _ in layers]
+    norms = [f"double_blocks.{n}.{s}_attn.norm" for n in doubles for s in ("img", "txt")]
+    norms += [f"single_blocks.{n}.norm" for n in singles]
+    extra += [(f"diffusion_model.{p}.{q}.diff", (128,)) for p in norms for q in ("query_norm", "key_norm")]
+    return Fixture("Flux LoRA extracted and saved by ComfyUI 0.33, with bias and RMSNorm diffs",
+                   [Part(layers, "comfy")], alpha=None, extra=extra)
+
+
 _SDXL_TE = [Part(clip_layers(12, 768), "kohya_te1"), Part(clip_layers(32, 1280), "kohya_te2")]
 
 FIXTURES: dict = {
@@ -119,6 +134,7 @@ FIXTURES: dict = {
                                                            for p, o, i, k in sd3_layers(38, 2432) if "x_block.attn.qkv" in p], "transformer", options={"suffix": "peft"})], alpha=None),
     "wan_lora": Fixture("WAN 2.1 14B musubi LoRA", [Part(wan_layers(), "kohya_unet")], {"ss_network_module": "networks.lora_wan", "ss_base_model_version": "wan"}),
     "wan_1_3b": Fixture("WAN 2.1 1.3B LoRA in ComfyUI names", [Part(wan_layers(1536, 8960, 30), "comfy", options={"suffix": "peft"})], alpha=None),
+    "flux_comfy_extract": flux_extract(),
     "qwen_image": Fixture("Qwen-Image LoRA", [Part(qwen_image_layers(), "transformer", options={"suffix": "peft"})], alpha=None),
 }
 

@@ -36,7 +36,13 @@ def build_change(adapter: str, roles: dict, src: Source) -> Change:
     if builder is None:
         return Change(note=f"adapter '{adapter}' is not measured")
     try:
-        return builder(roles, src)
+        change = builder(roles, src)
+        bias_key = roles.get("diff_b") or roles.get("b_norm")
+        if bias_key and change.bias is None and (change.form is not None or change.relative is not None):
+            # ComfyUI's load_lora reads a module's diff_b whatever adapter it loaded: the layer's
+            # bias is patched too
+            change.bias = Dense(src.mat(bias_key, shape=(-1, 1)))
+        return change
     except (ValueError, IndexError) as exc:   # reshape/einsum refusals on inconsistent shapes
         raise ShapeMismatch(f"module tensors {sorted(roles.values())[:2]} do not fit together ({exc})") from None
 
@@ -198,7 +204,7 @@ def _full(roles, src):
 
 
 _BUILDERS = {"lora": _lora, "loha": _loha, "lokr": _lokr, "glora": _glora, "oft": _oft, "boft": _boft,
-             "full": _full, "bias": _full}
+             "full": _full, "bias": _full, "norm": _full}
 
 
 def change_inner(x: Change, y: Change) -> float | None:

@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections import Counter
 
 ADAPTERS = ("lora", "locon", "loha", "lokr", "glora", "oft", "boft", "full")
+# Small vector patches: a bias diff (`diff_b`, or `diff` on a `.bias`) and a diff of a 1-D weight
+# (LayerNorm/GroupNorm weights, RMSNorm `scale`). ComfyUI applies them, but they never decide
+# what kind of adapter a file is.
+VECTOR_DIFFS = ("bias", "norm")
 
 
 def _loha(roles, shapes):
@@ -52,7 +56,10 @@ def _lora(roles, shapes):
 
 
 def _full(roles, shapes):
-    if "diff" in roles or "w_norm" in roles or "set_weight" in roles:
+    weight = roles.get("diff") or roles.get("w_norm")
+    if weight is not None and len(shapes[weight]) < 2:
+        return ("bias" if weight.endswith((".bias.diff", ".bias.w_norm")) else "norm"), None
+    if weight is not None or "set_weight" in roles:
         return "full", None
     if "diff_b" in roles or "b_norm" in roles or "up_bias" in roles:
         return "bias", None
@@ -80,13 +87,42 @@ def is_conv_lora(roles: dict, shapes: dict) -> bool:
     return len(down) == 4 and down[2] * down[3] > 1
 
 
-def summarize(adapters: Counter, conv: bool) -> str | None:
-    """The file's adapter: the one most modules use (bias-only patches count as full)."""
-    main = [(n, a) for a, n in adapters.items() if a != "bias"]
+def summarize(adapters: Counter, conv: bool, mass=None) -> str | None:
+    """The file's adapter: where its weight mass is. `mass()` gives {adapter: values stored},
+    asked only when modules use more than one adapter besides bias/norm diffs; a file of such
+    diffs alone is `full`."""
+    main = [a for a in adapters if a not in VECTOR_DIFFS]
     if not main:
         return "full" if adapters else None
-    main.sort(key=lambda t: (-t[0], ADAPTERS.index(t[1])))
-    adapter = main[0][1]
+    if len(main) > 1:
+        weights = mass()
+        main.sort(key=lambda a: (-weights.get(a, 0), ADAPTERS.index(a) if a in ADAPTERS else 99))
+    adapter = main[0]
     if adapter == "lora" and conv:
         return "locon"
     return adapter
+
+
+_NOT_MASS = frozenset({"alpha", "diff_b", "b_norm", "up_bias", "dora_scale"})
+
+
+def adapter_mass(modules, shapes: dict) -> Counter:
+    """{adapter: number of values its modules store for the weight change} (bias diffs, scalars
+    and DoRA scales left out): where a file's weight mass is."""
+    mass: Counter = Counter()
+    for m in modules:
+        total = 0
+        for role, key in m.roles.items():
+            if role not in _NOT_MASS:
+                n = 1
+                for d in shapes[key]:
+                    n *= d
+                total += n
+        mass[m.adapter] += total
+    return mass
+
+
+def attached_bias_diffs(modules) -> int:
+    """How many modules of another adapter also carry a bias diff (`diff_b`, `b_norm`): ComfyUI
+    patches the layer's bias with it, beside the module's weight change."""
+    return sum(1 for m in modules if m.adapter != "bias" and ("diff_b" in m.roles or "b_norm" in m.roles))

@@ -33,7 +33,8 @@ from .layout import Module
 from .taxonomy import GROUP_ORDER, block_label, inspire_positions
 from .tensor_source import Source
 
-ANALYSIS_VERSION = 2   # 2: modules ComfyUI does not map are no longer measured
+ANALYSIS_VERSION = 3   # 2: modules ComfyUI does not map are no longer measured; 3: diff_b and
+                      # bias/norm diffs measured as ComfyUI applies them, the 2026 families
 FIELDS = ("energy", "share", "spectral_norm", "effective_rank", "modules")
 
 

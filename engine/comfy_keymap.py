@@ -10,6 +10,14 @@ from __future__ import annotations
 
 from .taxonomy import UNET_FAMILY
 
+# A parameter that is not a `.weight` (an RMSNorm `scale`) is mapped only by its full
+# `diffusion_model.` name, so `lora_unet_..._scale.diff` never loads. ComfyUI 0.33 also loads the
+# RMSNorms of these families (all on Flux's QKNorm layers in 0.33.0) as `<norm>.weight` (0.3.x kept
+# `<norm>.scale`): a `.scale` diff no longer loads there, a `<norm>.diff` (what its own LoRA
+# extraction writes) does.
+_NON_WEIGHT = ("_scale", ".scale")
+RMSNORM_AS_WEIGHT = frozenset(
+    {"flux", "flux2", "chroma", "chroma_radiance", "hunyuan_video", "hunyuan_video15"})
 _ATTN_PROJ = ("_to_q", "_to_k", "_to_v", "_to_out_0", "_to_out")
 
 
@@ -42,7 +50,19 @@ def unmapped_by_comfyui(layout, architecture: str) -> list:
             out.append(m)
         elif architecture == "wan" and name.scheme in ("diffusers", "peft"):
             out.append(m)  # WAN maps only `diffusion_model.<path>` and `lora_unet_<path>`
+        elif m.adapter in ("norm", "bias") and name.raw.endswith(_NON_WEIGHT) and \
+                (name.scheme != "comfy" or architecture in RMSNORM_AS_WEIGHT):
+            out.append(m)
     return out
+
+
+def renamed_norm_note(unmapped, architecture: str) -> list:
+    """Why `.scale` diffs of a Flux-family file are counted as not loading (see RMSNORM_AS_WEIGHT)."""
+    n = sum(1 for m in unmapped if m.name.scheme == "comfy" and m.name.raw.endswith(".scale"))
+    if not n or architecture not in RMSNORM_AS_WEIGHT:
+        return []
+    return [f"{n} RMSNorm `.scale` diff(s): ComfyUI 0.33 loads these norms as `.weight` (a `<norm>.diff`) and skips "
+            "them; ComfyUI 0.3.x still applied them"]
 
 
 def dropped_by_inspire(layout) -> list:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
-from itertools import chain
+from operator import attrgetter, itemgetter
 
 from . import architecture as arch_mod
-from .adapters import summarize as summarize_adapters
+from .adapters import VECTOR_DIFFS, adapter_mass, attached_bias_diffs, summarize as summarize_adapters
 from . import metadata as meta_mod
 from .errors import (
     BadFileName,
@@ -21,10 +21,10 @@ from .errors import (
     ShapeMismatch,
     TextualInversion,
 )
-from .comfy_keymap import dropped_by_inspire, unmapped_by_comfyui
+from .comfy_keymap import dropped_by_inspire, renamed_norm_note, unmapped_by_comfyui
 from .keys import encoder_name
 from .layout import build_layout
-from .safetensors_header import read_header
+from .safetensors_header import gc_paused, read_header
 from .taxonomy import NOTED_BASE_ONLY, block_of, position_labels, rules_for
 from .tensors import read_scalars
 
@@ -101,7 +101,8 @@ def _inspect(path: str):
         if _looks_pickled(path):
             raise PickleContainer("pickle format (named .safetensors): not loaded, convert to safetensors") from None
         raise
-    facts = _table_facts(header)
+    with gc_paused():   # thousands of modules, no cycle among them (engine.safetensors_header.gc_paused)
+        facts = _table_facts(header)
     meta = header.metadata
     if facts.not_a_lora is not None:
         raise _not_a_lora(header, meta)
@@ -135,7 +136,7 @@ def _inspect(path: str):
         trigger_words=meta_mod.trigger_words(meta, tags),
         training_base=meta_mod.training_base(meta),
         has_thumbnail=meta_mod.thumbnail(meta) is not None,
-        evidence=evidence,
+        evidence=evidence + facts.diff_evidence,
         warnings=arch.warnings + facts.leftover_warnings + list(inspire_warnings),
     ), header, facts
 
@@ -150,13 +151,23 @@ class TableFacts:
         self.not_a_lora = None if layout.modules else True
         self.zero_dim = _zero_dim(layout)
         self.keys_arch = arch_mod.from_keys(layout) if layout.modules else None
-        self.adapter = summarize_adapters(layout.adapter_counts, any(m.conv for m in layout.modules))
-        self.adapter_counts = tuple(sorted(layout.adapter_counts.items()))
-        self.rank = _mode(Counter(m.rank for m in layout.modules if m.rank))
-        self.dora = any("dora_scale" in m.roles or "magnitude" in m.roles for m in layout.modules)
-        alpha_keys = sorted(m.roles["alpha"] for m in layout.modules if "alpha" in m.roles)
-        step = max(1, len(alpha_keys) // ALPHA_SAMPLE)
-        self.alpha_keys = alpha_keys[::step][:ALPHA_SAMPLE]
+        self.adapter = summarize_adapters(layout.adapter_counts, any(map(_CONV, layout.modules)),
+                                          lambda: adapter_mass(layout.modules, layout.shapes))
+        named = layout.by_names.get("table_facts")
+        if named is None:   # what follows from the names alone, shared by the tables that repeat them
+            named = layout.by_names["table_facts"] = _named_facts(layout.modules)
+        dora, alpha_keys, attached = named
+        counts = dict(layout.adapter_counts)
+        if attached:
+            counts["bias"] = counts.get("bias", 0) + attached
+        self.adapter_counts = tuple(sorted(counts.items()))
+        self.diff_evidence = _diff_evidence(self.adapter, counts)
+        ranks = Counter(map(_RANK, layout.modules))
+        ranks.pop(None, None)
+        ranks.pop(0, None)
+        self.rank = _mode(ranks)
+        self.dora = dora
+        self.alpha_keys = alpha_keys
         self.leftover_warnings = [
             f"{len(layout.leftover)} tensor(s) are not LoRA parameters and would not load (e.g. '{layout.leftover[0]}')"
         ] if layout.leftover else []
@@ -201,9 +212,23 @@ class TableFacts:
             if unmapped:
                 warnings.insert(0, f"{len(unmapped)} of {len(self.layout.modules)} module(s) use names ComfyUI does not map "
                                    f"and would not load (e.g. '{unmapped[0].name.raw}')")
+                warnings[1:1] = renamed_norm_note(unmapped, architecture)
             hit = (tuple(position_labels(blocks)), tuple(ordered), tuple(warnings))
             self._by_arch[architecture] = self.layout.by_names[("for_architecture", architecture)] = hit
         return hit
+
+
+_CONV = attrgetter("conv")
+_RANK = attrgetter("rank")
+
+
+def _named_facts(modules) -> tuple:
+    """(DoRA?, the alpha scalars inspection reads, modules with a bias diff beside another adapter):
+    facts of a table that follow from its tensor names alone."""
+    dora = any("dora_scale" in m.roles or "magnitude" in m.roles for m in modules)
+    alpha_keys = sorted(m.roles["alpha"] for m in modules if "alpha" in m.roles)
+    step = max(1, len(alpha_keys) // ALPHA_SAMPLE)
+    return dora, alpha_keys[::step][:ALPHA_SAMPLE], attached_bias_diffs(modules)
 
 
 _FACTS_CACHE: OrderedDict = OrderedDict()
@@ -224,12 +249,29 @@ def _table_facts(header) -> TableFacts:
     return facts
 
 
+def _diff_evidence(adapter, counts: dict) -> list:
+    """The line that says a LoRA-like file also carries bias/norm diffs (ComfyUI applies them;
+    they are counted in `adapters` and measured by `analyze`, but the file stays what its weight
+    mass is)."""
+    carried = [f"{counts[k]} {k}" for k in VECTOR_DIFFS if counts.get(k)]
+    if not carried or adapter in ("full", None):
+        return []
+    return [f"adapter {adapter} by weight mass; also carries {' and '.join(carried)} diff(s) that ComfyUI applies"]
+
+
+_END = itemgetter(3)
+
+
 def _zero_dim(layout) -> str | None:
     """Why the file is `bad_shapes` if one of its LoRA tensors has a zero dimension, else None.
     Such a factor holds no values: ComfyUI cannot apply it (alpha / rank, reshapes) and every
     figure of the analysis would divide by it; the header says so, before any maths runs."""
-    if 0 not in chain.from_iterable(layout.shapes.values()):
-        return None  # no zero anywhere (the rule): one C-level scan instead of a loop per module
+    ends = list(map(_END, layout.shapes.tensors.values()))
+    if 0 not in ends and len(set(ends)) == len(ends):
+        # The rule: no tensor is empty, so no dimension is zero. In a validated table the tensors
+        # tile the data section, so an empty one ends at 0 or where another one ends: one C-level
+        # pass over the end offsets instead of a loop over every shape.
+        return None
     for m in layout.modules:
         for key in m.roles.values():
             shape = layout.shapes[key]

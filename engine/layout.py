@@ -7,17 +7,23 @@ kept as `leftover` so callers can report them.
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import repeat
 from operator import itemgetter
+from typing import NamedTuple
 
 from . import adapters
 from .keys import _SPLIT_CACHE, ModuleName, normalize_module, split_tensor_key
 
 _SHAPE = itemgetter(1)
+_FIRST = itemgetter(0)
 
 
-@dataclass
-class Module:
+class Module(NamedTuple):
+    """One module (read-only). A tuple, so a table's modules are made in one C-level pass."""
+
     name: ModuleName
     roles: dict                 # role -> tensor key
     adapter: str | None
@@ -27,11 +33,38 @@ class Module:
     conv: bool
 
 
+_new_module = partial(tuple.__new__, Module)
+
+
+class Shapes(Mapping):
+    """tensor key -> shape tuple: a view of the header's table (no copy of its thousands of entries)."""
+
+    __slots__ = ("tensors",)
+
+    def __init__(self, tensors: dict):
+        self.tensors = tensors   # the header's table, read-only
+
+    def __getitem__(self, key):
+        return self.tensors[key][1]
+
+    def __iter__(self):
+        return iter(self.tensors)
+
+    def __len__(self):
+        return len(self.tensors)
+
+    def __contains__(self, key):
+        return key in self.tensors
+
+    def values(self):
+        return map(_SHAPE, self.tensors.values())
+
+
 @dataclass
 class Layout:
     modules: list[Module]
     leftover: list[str]
-    shapes: dict                # tensor key -> shape tuple
+    shapes: Mapping             # tensor key -> shape tuple
     adapter_counts: Counter = field(default_factory=Counter)
     # Derived facts that follow from the tensor names alone, shared by every layout of the same
     # list of names (see TableFacts.for_architecture); not part of the layout's value.
@@ -48,8 +81,18 @@ class Layout:
 
 def build_layout(tensors: dict) -> Layout:
     """Group validated header entries (name -> (dtype, shape, begin, end)) into modules."""
-    shapes = dict(zip(tensors, map(_SHAPE, tensors.values())))
+    shapes = Shapes(tensors)
     groups, unsplit, by_names = _skeleton(tuple(tensors))
+    plain = by_names.get("plain")
+    if plain is None:   # every module a plain LoRA without a Tucker core (most files), from the names
+        every = bool(groups) and all(p and "mid" not in r for _, r, p in groups)
+        plain = by_names["plain"] = (every, [r["down"] for _, r, _ in groups] if every else None,
+                                     [r["up"] for _, r, _ in groups] if every else None)
+    if plain[0]:
+        fast = _plain_modules(groups, tensors, plain[1], plain[2])
+        if fast is not None:
+            return Layout(modules=fast, leftover=sorted(unsplit), shapes=shapes, adapter_counts=Counter(lora=len(fast)),
+                          by_names=by_names)
     leftover = list(unsplit)
     modules = []
     counts: Counter = Counter()
@@ -75,6 +118,24 @@ def build_layout(tensors: dict) -> Layout:
         modules.append(Module(name, roles, adapter, rank, in_dim, out_dim, conv))
     leftover.sort()
     return Layout(modules=modules, leftover=leftover, shapes=shapes, adapter_counts=counts, by_names=by_names)
+
+
+def _plain_modules(groups, tensors, down_keys, up_keys):
+    """The modules of a table of plain LoRA modules, made in whole-table passes; None when a
+    factor is not a matrix (build_layout's module-by-module path handles those)."""
+    downs = list(map(_SHAPE, map(tensors.__getitem__, down_keys)))
+    ups = list(map(_SHAPE, map(tensors.__getitem__, up_keys)))
+    lens = set(map(len, downs))
+    if not lens <= {2, 4} or min(map(len, ups)) < 1:
+        return None
+    if 4 in lens:
+        conv = [len(d) == 4 and d[2] * d[3] > 1 for d in downs]
+    else:
+        conv = repeat(False)
+    names = map(_FIRST, groups)
+    roles = map(itemgetter(1), groups)
+    return list(map(_new_module, zip(names, roles, repeat("lora"), map(_FIRST, downs), map(itemgetter(1), downs),
+                                     map(_FIRST, ups), conv)))
 
 
 # What follows from the tensor names alone (which module and role each name is), memoized per
@@ -123,7 +184,7 @@ def _dims(adapter: str, roles: dict, shapes: dict):
             return shapes[roles["down"]][1], shapes[roles["up"]][0]
         if adapter == "loha":
             return shapes[roles["hada_w1_b"]][1], shapes[roles["hada_w1_a"]][0]
-        if adapter == "full" and "diff" in roles:
+        if adapter in ("full", "norm", "bias") and "diff" in roles:
             shape = shapes[roles["diff"]]
             return (shape[1] if len(shape) > 1 else None), shape[0]
         if adapter == "lokr":

@@ -8,12 +8,14 @@ format itself requires.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import re
 import stat
 import struct
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import orjson
@@ -144,7 +146,8 @@ def _parse_with_table_cache(raw: bytes, size: int) -> Header:
     if split is None:
         return parse_header(raw, size)
     meta_json, table = split
-    hasher = hashlib.blake2b(table, digest_size=16)
+    hasher = hashlib.sha256(b"{")   # SHA-256: the fastest collision-resistant hash here (CPU SHA extensions)
+    hasher.update(table)
     hasher.update(str(size - 8 - len(raw)).encode())
     digest = hasher.digest()
     tensors = _TABLE_CACHE.get(digest)
@@ -160,19 +163,22 @@ def _parse_with_table_cache(raw: bytes, size: int) -> Header:
 
 
 def _split_metadata(raw: bytes):
-    """(metadata JSON or None, the header bytes without it), or None for an unusual layout
-    (which then takes the full parse). Only the first key is looked at, where the reference
-    writer puts `__metadata__`, so a look-alike inside a string can never be taken for it. The
-    split is only a cache key: a table is validated by the full parse the first time it is seen."""
+    """(metadata JSON or None, a view of the header's bytes without it and without the opening
+    brace), or None for an unusual layout (which then takes the full parse). Only the first key
+    is looked at, where the reference writer puts `__metadata__`, so a look-alike inside a string
+    can never be taken for it. The split is only a cache key: a table is validated by the full
+    parse the first time it is seen."""
     if raw[:1] != b"{":
         return None
-    raw = raw.rstrip(b" ")  # padding to 8 bytes varies with the metadata's length
+    end = len(raw)
+    while end > len(raw) - 8 and end and raw[end - 1] == 0x20:   # the padding to 8 bytes (varies with
+        end -= 1                                                   # the metadata's length); bounded
     if not raw.startswith(b'{"__metadata__":'):
-        return None, raw
-    m = _METADATA.match(raw, 1)
+        return None, memoryview(raw)[1:end]
+    m = _METADATA.match(raw, 1, end)
     if m is None:
         return None
-    return m.group(1), b"{" + raw[m.end():]
+    return m.group(1), memoryview(raw)[m.end():end]
 
 
 def _check_length(n: int, size: int) -> None:
@@ -187,10 +193,32 @@ def _check_length(n: int, size: int) -> None:
 
 def parse_header(raw: bytes, file_size: int) -> Header:
     """Validate the JSON header `raw` (without its 8-byte length) for a file of `file_size` bytes."""
+    with gc_paused():
+        return _parse_header(raw, file_size)
+
+
+@contextmanager
+def gc_paused():
+    """The cycle collector off for a while. Parsing a table allocates tens of thousands of
+    containers (a dict and two lists a tensor, then the table's tuples) that can form no cycle;
+    each burst of allocations would otherwise start collections that traverse every object the
+    process keeps (caches included): a third of a first scan's time. Turned back on only by the
+    caller that turned it off, so nesting and threads never leave it off."""
+    was_on = gc.isenabled()
+    if was_on:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def _parse_header(raw: bytes, file_size: int) -> Header:
     if raw[:1] != b"{":
         raise InvalidHeader("header is not a JSON object (does not start with '{')")
     try:
-        doc = orjson.loads(raw.rstrip(b" "))
+        doc = orjson.loads(raw)   # the padding spaces are JSON whitespace
     except orjson.JSONDecodeError as exc:
         raise InvalidHeader(f"header is not valid JSON ({exc.args[0] if exc.args else exc})") from None
     if not isinstance(doc, dict):

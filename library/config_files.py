@@ -96,6 +96,34 @@ def read_config(path: str):
     return doc
 
 
+def civitai_fields(config) -> dict:
+    """The Civitai link and NSFW level config.yaml holds (imported from other tools' sidecars or
+    set by a person), so the panel can link and blur; None where unknown."""
+    config = config if isinstance(config, dict) else {}
+    url = config.get("civitai_url")
+    level, nsfw = config.get("nsfw_level"), config.get("nsfw")
+    return {"civitai_url": url if isinstance(url, str) and url.startswith("https://civitai.com/") else None,
+            "nsfw_level": level if isinstance(level, int) and not isinstance(level, bool) else None,
+            "nsfw": nsfw if isinstance(nsfw, bool) else None}
+
+
+_CIVITAI_KEYS = (b"civitai_url", b"nsfw")
+
+
+def civitai_of_config(path: str) -> dict:
+    """civitai_fields of the config.yaml at `path` (already confined to its root by the caller),
+    for the listing: a file naming none of those fields is not parsed, an unreadable one gives
+    Nones (the detail route reports what is wrong with it)."""
+    try:
+        raw = read_bytes(path)
+        if raw is None or not any(k in raw for k in _CIVITAI_KEYS):
+            return civitai_fields(None)
+        doc = yaml.load(raw, Loader=_Loader)
+    except (OSError, yaml.YAMLError):
+        return civitai_fields(None)
+    return civitai_fields(doc)
+
+
 def generated_fields(inspection: dict | None, *, filename: str, role, lora_id: str, sha256, preview, now: str,
                      imported: dict | None = None) -> dict:
     """What the tool knows about one LoRA, in config order; `imported` (sidecar defaults) replaces

@@ -18,6 +18,7 @@ import os
 
 from ..engine.inspect import Inspection, inspect_file
 from . import config_files as cf
+from .config_files import civitai_fields
 from .analysis_cache import cached_analysis
 from .errors import ConfigConflict, InvalidDocument, OutsideRoots
 from .fs_safety import atomic_write
@@ -63,17 +64,6 @@ def user_fields(config, item: dict) -> dict:
     return {"default_weight": weight, "trigger_words": config.get("trigger_words") or item.get("trigger_words") or []}
 
 
-def civitai_fields(config) -> dict:
-    """The Civitai link and NSFW level config.yaml holds (imported from other tools' sidecars or
-    set by a person), so the panel can link and blur; None where unknown."""
-    config = config if isinstance(config, dict) else {}
-    url = config.get("civitai_url")
-    level, nsfw = config.get("nsfw_level"), config.get("nsfw")
-    return {"civitai_url": url if isinstance(url, str) and url.startswith("https://civitai.com/") else None,
-            "nsfw_level": level if isinstance(level, int) and not isinstance(level, bool) else None,
-            "nsfw": nsfw if isinstance(nsfw, bool) else None}
-
-
 def _classification(store, root: str, item: dict) -> dict:
     row = store.execute("SELECT data FROM classification WHERE lora_id = ?", (item["id"],)).fetchone()
     if row is None:
@@ -99,13 +89,14 @@ def lora_detail(root: str, item: dict, paths: list, want_analysis: bool = True, 
     with Store.open(root) as store:
         insp = _classification(store, root, item)
     analysis = lora_analysis(root, item) if want_analysis and insp.get("ok") else None
-    out = dict(public(item))
+    civitai = civitai_fields(config)    # from the config itself (the listing's copy may be older), in their place
+    out = {k: v for k, v in public(item).items() if k not in civitai}
     out.update({
         "paths": paths,
         "config": config, "config_error": config_error,
         "classification": insp,
         **user_fields(config, item),
-        **civitai_fields(config),
+        **civitai,
         "preview_url": preview_url,
         "analysis": analysis,
     })

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from ..engine.safetensors_header import not_regular
 from . import config_files as cf
-from . import fs_safety, sidecars
+from . import fs_safety, sidecars, video_still
 from .errors import NotALibraryRoot
 from .clock import utc_now
 from .roles import find_root, folder_is_own, role_from_relpath
@@ -318,17 +318,12 @@ def _plan_config(b: _Builder, row: dict, folder: str, known: dict, previews: boo
         preview = cf.existing_preview(b.abs(folder), stem, names)
     except OSError:
         preview = None
+    if preview is None and previews:
+        preview = _video_still(b, rel, folder, stem, names, item, new)
     if preview is None and previews and insp.get("has_thumbnail"):
         thumb = cf.embedded_preview(b.abs(rel))
         if thumb:
-            ext, data = thumb
-            preview = f"preview.{ext}"
-            b.write(f"{folder}/{preview}", data, item, "preview")
-            comfy_name = f"{stem}.preview.{ext}"
-            if cf.fits_name(comfy_name):
-                b.write(f"{folder}/{comfy_name}", data, item, "preview")
-            if not new:
-                b.plan.items.append(Item("preview", f"{folder}/{preview}", None, "embedded thumbnail", key=item))
+            preview = _write_preview(b, folder, stem, *thumb, item, new, "embedded thumbnail")
     imported, sources = _imported(b, rel, stem, insp, names)
     generated = cf.generated_fields(insp, filename=name, role=role_of(folder), lora_id=row["lora_id"],
                                     sha256=row.get("sha256"), preview=preview, now=now, imported=imported)
@@ -353,6 +348,35 @@ def _plan_config(b: _Builder, row: dict, folder: str, known: dict, previews: boo
     if b.write(cfg_rel, cf.render(merged), item, "config") and not new:
         b.plan.items.append(Item("config", cfg_rel, None, "written" if existing is None else "updated", key=item))
     b.plan.configs.append((folder, row["lora_id"], facts, merged["_atlas"]["organized_at"], item))
+
+
+def _write_preview(b: _Builder, folder: str, stem: str, ext: str, data: bytes, item: int, new: bool, why: str) -> str:
+    """Plan `preview.<ext>` (and ComfyUI's `<stem>.preview.<ext>`) in `folder`; the config's name."""
+    preview = f"preview.{ext}"
+    b.write(f"{folder}/{preview}", data, item, "preview")
+    if cf.fits_name(f"{stem}.preview.{ext}"):
+        b.write(f"{folder}/{stem}.preview.{ext}", data, item, "preview")
+    if not new:
+        b.plan.items.append(Item("preview", f"{folder}/{preview}", None, why, key=item))
+    return preview
+
+
+def _video_still(b: _Builder, rel: str, folder: str, stem: str, names, item: int, new: bool):
+    """The first frame of the LoRA's video preview (a sidecar beside `rel` now) as its still, or
+    None (why not goes to the plan's problems)."""
+    where = parent_of(rel)
+    try:
+        present = sidecars.sidecar_names(stem, os.listdir(b.abs(where)) if names is None else names)
+    except OSError:
+        return None
+    video = next((present[s] for s in sidecars.VIDEO_PREVIEWS if s in present), None)
+    if video is None:
+        return None
+    data, why = video_still.first_frame(b.abs(f"{where}/{video}" if where else video))
+    if data is None:
+        b.plan.problems.append(f"{rel}: video preview {video}: {why}")
+        return None
+    return _write_preview(b, folder, stem, "png", data, item, new, f"first frame of {video}")
 
 
 def _imported(b: _Builder, rel: str, stem: str, insp: dict, names) -> tuple:

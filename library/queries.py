@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 from collections import Counter
 
-from .config_files import CONFIG_NAME, existing_preview
+from .config_files import CONFIG_NAME, civitai_fields, civitai_of_config, existing_preview
+from .errors import OutsideRoots
 from .roles import role_in_root
+from .roots import within_root
 from .scan import QUARANTINE_DIR
 
 SORT_KEYS = ("name", "path", "architecture", "adapter", "role", "size")
@@ -41,6 +43,7 @@ def index_items(root: str, rows: list, root_index: int = 0) -> list:
         insp = r.get("inspection") or {}
         stem = os.path.splitext(filename)[0]
         preview = existing_preview("", stem, names)
+        has_config = CONFIG_NAME in names and bool(folder)
         items.append({
             "id": r["lora_id"],
             "name": insp.get("title") or stem,
@@ -57,13 +60,24 @@ def index_items(root: str, rows: list, root_index: int = 0) -> list:
             "quarantined": rel.split("/")[0] == QUARANTINE_DIR,
             "has_preview": preview is not None,
             "preview": f"{folder}/{preview}" if preview and folder else preview,
-            "has_config": CONFIG_NAME in names and bool(folder),
+            "has_config": has_config,
             "size": r.get("size"),
             "trigger_words": insp.get("trigger_words") or [],
             "blocks": insp.get("blocks") or [],
+            **(_civitai(root, folder) if has_config else civitai_fields(None)),
             "_search": " ".join([rel, insp.get("title") or "", *(insp.get("trigger_words") or [])]).casefold(),
         })
     return items
+
+
+def _civitai(root: str, folder: str) -> dict:
+    """civitai_url, nsfw_level, nsfw from the LoRA's config.yaml (so the panel can link and blur
+    without opening each detail); a config.yaml that is a link leading outside the root is not read."""
+    try:
+        path = within_root(root, os.path.join(root, folder, CONFIG_NAME))
+    except OutsideRoots:
+        return civitai_fields(None)
+    return civitai_of_config(path)
 
 
 def public(item: dict) -> dict:

@@ -23,7 +23,7 @@ from .config_files import CONFIG_NAME
 from .store import STATE_DIR
 
 # Bump when the engine's classification changes meaning: cached rows of another version are redone.
-CLASSIFIER_VERSION = "inspect-2"            # 2: metadata texts bounded, non-UTF-8 names refused
+CLASSIFIER_VERSION = "inspect-3"            # 2: metadata texts bounded, non-UTF-8 names refused; 3: bias/norm diffs
 QUARANTINE_DIR = "_incompatible"
 
 

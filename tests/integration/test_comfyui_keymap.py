@@ -13,7 +13,8 @@ from lora_atlas.engine.comfy_keymap import unmapped_by_comfyui
 from lora_atlas.engine.inspect import inspect_file
 from lora_atlas.engine.layout import build_layout
 from lora_atlas.engine.safetensors_header import read_header
-from lora_atlas.demo.synthetic_loras import write_fixture
+from lora_atlas.demo.model_layers import flux_layers
+from lora_atlas.demo.synthetic_loras import Fixture, Part, write_fixture
 
 pytestmark = pytest.mark.integration
 
@@ -64,3 +65,40 @@ def test_keys_map_and_positions_match_inspire(comfy_env, oracle, tmp_path, arch)
         assert sorted(ours.text_encoder) == sorted({k.split(".")[0] for k in theirs["patched_clip_keys"]}), name
         if comfy_env["inspire"]:
             assert ours.blocks == theirs["inspire_positions"], name
+
+
+def _predicted_unmapped(path, architecture):
+    return sorted(k for m in unmapped_by_comfyui(build_layout(read_header(path).tensors), architecture) for k in m.roles.values())
+
+
+def test_bias_and_norm_diffs_load_as_comfyui_maps_them(comfy_env, oracle, tmp_path):
+    """ComfyUI's generic key map takes every `diffusion_model.` parameter by its full name (a
+    `.weight` without the suffix), and load_lora reads a module's `diff_b` beside its LoRA: the
+    LoRA its own extraction writes for Flux loads every key, one patch per entry we count in
+    `adapters`. RMSNorm diffs depend on the version: 0.33 loads Flux's norms as `<norm>.weight`
+    (what we predict), 0.3.64 as `<norm>.scale`; kohya names of a `scale` never load."""
+    extract = write_fixture("flux_comfy_extract", str(tmp_path / "extract.safetensors"), rank=2, sparse=True)
+    scale = write_fixture(Fixture("LoRAs with norm `scale` diffs", [Part(flux_layers(doubles=(0,), singles=()), "kohya_unet")],
+                                  extra=[("lora_unet_double_blocks_0_img_attn_norm_query_norm_scale.diff", (128,)),
+                                         ("diffusion_model.double_blocks.0.img_attn.norm.key_norm.scale.diff", (128,))]),
+                          str(tmp_path / "scale.safetensors"), rank=2, sparse=True)
+    report = oracle("flux", [extract, scale], inspire=False)
+    modern = not report["comfyui_version"].startswith("0.3.")
+    ours, theirs = inspect_file(extract), report["files"][extract]
+    assert ours.ok and ours.adapter == "lora" and _predicted_unmapped(extract, "flux") == []
+    norms = sorted(k for k in read_header(extract).tensors if k.endswith("_norm.diff"))
+    assert len(norms) == ours.adapters["norm"] == 4 * 19 + 2 * 38
+    if modern:
+        assert theirs["unmapped_keys"] == []
+        assert sum(ours.adapters.values()) == theirs["patch_keys"] == len(theirs["patched_model_keys"])
+        assert sum(k.endswith("_norm.weight") for k in theirs["patched_model_keys"]) == ours.adapters["norm"]
+    else:
+        assert theirs["unmapped_keys"] == norms
+    assert sum(k.endswith(".bias") for k in theirs["patched_model_keys"]) == ours.adapters["bias"] == 3 + 19 * 10 + 38 * 3
+
+    s_ours, s_theirs = inspect_file(scale), report["files"][scale]
+    predicted = _predicted_unmapped(scale, s_ours.architecture)
+    assert predicted == ["diffusion_model.double_blocks.0.img_attn.norm.key_norm.scale.diff",
+                         "lora_unet_double_blocks_0_img_attn_norm_query_norm_scale.diff"]
+    assert s_theirs["unmapped_keys"] == (predicted if modern else predicted[1:])
+    assert any("would not load" in w for w in s_ours.warnings) and any("RMSNorm `.scale`" in w for w in s_ours.warnings)

@@ -151,3 +151,119 @@ def test_the_detail_gives_the_civitai_link_and_nsfw_level(sidecar_library):
         assert (plain["civitai_url"], plain["nsfw_level"], plain["nsfw"]) == (None, None, None)
     finally:
         state.close()
+
+
+@pytest.fixture
+def sidecar_context(sidecar_library):
+    from lora_atlas.server.context import Context
+    from lora_atlas.server.state import LibraryState
+    root, _ = sidecar_library
+    operations.organize(root)
+    state = LibraryState([root], auto_scan=False)
+    state.refresh()
+    context = Context(state)
+    yield context
+    context.close()
+
+
+async def test_the_listing_gives_the_civitai_link_and_nsfw_level(sidecar_context, aiohttp_client):
+    """The panel blurs from the listing: each item carries what its config.yaml imported."""
+    from aiohttp import web
+    from lora_atlas.server.routes import add_routes
+    routes = web.RouteTableDef()
+    add_routes(routes, sidecar_context)
+    app = web.Application()
+    app.add_routes(routes)
+    client = await aiohttp_client(app)
+    items = {os.path.basename(it["path"]): it for it in (await (await client.get("/lora-atlas/loras?limit=500")).json())["items"]}
+    lm, ch, plain = items["lm_style.safetensors"], items["ch.safetensors"], items["lm_style.extra.safetensors"]
+    assert (lm["civitai_url"], lm["nsfw_level"], lm["nsfw"]) == ("https://civitai.com/models/111?modelVersionId=222", 4, False)
+    assert ch["nsfw"] is True and ch["civitai_url"].startswith("https://civitai.com/models/")
+    assert (plain["civitai_url"], plain["nsfw_level"], plain["nsfw"]) == (None, None, None)
+
+
+def test_a_config_linked_from_outside_the_root_is_not_read_for_the_listing(sidecar_library, tmp_path):
+    from lora_atlas.server.state import LibraryState
+    root, _ = sidecar_library
+    operations.organize(root)
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("civitai_url: https://civitai.com/models/9\nnsfw: true\n")
+    cfg = os.path.join(root, "styles", "lm-style", "config.yaml")
+    os.remove(cfg)
+    os.symlink(outside, cfg)
+    state = LibraryState([root], auto_scan=False)
+    try:
+        state.refresh()
+        lm = next(it for it in state.items() if it["path"].endswith("/lm_style.safetensors"))
+        assert (lm["civitai_url"], lm["nsfw"]) == (None, None)
+    finally:
+        state.close()
+
+
+def test_the_browser_outputs_the_civitai_link_and_nsfw_level(sidecar_context):
+    from lora_atlas.nodes import comfy_glue
+    from lora_atlas.nodes.browser import LoraAtlasBrowser
+    comfy_glue.set_context(sidecar_context)
+    try:
+        info = json.loads(LoraAtlasBrowser().browse("lm_style.safetensors", "any", "", "any", "path", 0)[3])
+    finally:
+        comfy_glue.set_context(None)
+    assert (info["civitai_url"], info["nsfw_level"], info["nsfw"]) == ("https://civitai.com/models/111?modelVersionId=222", 4, False)
+
+
+def _standin_ffmpeg(bin_dir, frame: bytes):
+    """An `ffmpeg` on PATH that answers as ffmpeg does for one frame (this machine has no ffmpeg;
+    test_a_real_ffmpeg_gives_the_first_frame runs the real one where it is installed)."""
+    import stat
+    import sys
+    bin_dir.mkdir()
+    script = bin_dir / "ffmpeg"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import sys\n"
+        "args = sys.argv[1:]\n"
+        "src = args[args.index('-i') + 1]\n"
+        "assert src.startswith('file:') and args[args.index('-frames:v') + 1] == '1' and args[-1] == 'pipe:1'\n"
+        "open(src[5:], 'rb').read(1)\n"
+        f"sys.stdout.buffer.write({frame!r})\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return str(bin_dir)
+
+
+def test_a_video_preview_gives_its_first_frame_as_the_still(sidecar_library, tmp_path, monkeypatch, hashes):
+    from libraries import PNG_1x1   # tests/helpers
+    root, before = sidecar_library
+    monkeypatch.setenv("PATH", _standin_ffmpeg(tmp_path / "bin", PNG_1x1))
+    result = operations.organize(root)
+    rg = os.path.join(root, "rg")
+    assert sorted(os.listdir(rg)) == ["config.yaml", "preview.png", "rg.preview.mp4", "rg.preview.png",
+                                      "rg.rgthree-info.json", "rg.safetensors"]
+    with open(os.path.join(rg, "rg.preview.png"), "rb") as fh:
+        assert fh.read() == PNG_1x1
+    assert _config(root, "rg")["preview_image"] == "preview.png"
+    assert not [p for p in result.plan.problems if "rg.preview.mp4" in p]
+    operations.undo(root)
+    assert hashes(root) == before
+
+
+def test_without_ffmpeg_a_video_preview_is_kept_and_the_reason_given(sidecar_library, tmp_path, monkeypatch):
+    root, _ = sidecar_library
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    result = operations.organize(root)
+    assert "preview.png" not in os.listdir(os.path.join(root, "rg"))
+    assert any("rg.preview.mp4: no still made from it: ffmpeg is not installed" in p for p in result.plan.problems)
+
+
+def test_a_real_ffmpeg_gives_the_first_frame(tmp_path):
+    import shutil
+    import subprocess
+    from lora_atlas.library.video_still import PNG_MAGIC, first_frame
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (Debian: apt install ffmpeg): the real first-frame extraction is not run")
+    video = tmp_path / "a.preview.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "color=red:s=32x16",
+                    "-frames:v", "2", str(video)], check=True)
+    data, why = first_frame(str(video))
+    assert why is None and data.startswith(PNG_MAGIC)
+    assert first_frame(str(tmp_path / "missing.mp4"))[0] is None
