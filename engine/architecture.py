@@ -142,12 +142,10 @@ _HUNYUAN_NAMES = ("img_mlp_fc1", "img_mod_linear", "txt_mod_linear", "modulation
 def from_keys(layout):
     """(architecture, variant, evidence) from module names and shapes; ("unknown", None, why)."""
     unet = layout.unet
-    indices: dict = {}
-    for m in unet:
-        hit = _BLOCK_INDEX.match(m.name.flat)
-        if hit:
-            indices.setdefault(hit.group(1), set()).add(int(hit.group(2)))
-    flats = [m.name.flat for m in unet]
+    named = layout.by_names.get("block_indices")
+    if named is None:   # from the module names alone: shared by the tables that repeat them
+        named = layout.by_names["block_indices"] = _block_indices(unet)
+    indices, flats = named
 
     if "double_blocks" in indices or "single_blocks" in indices:
         return _dit_family(unet, indices)
@@ -170,6 +168,17 @@ def from_keys(layout):
         return _te_only(layout)
     seen = sorted({m.name.raw.split(".")[0].split("_blocks")[0] for m in layout.modules})[:5]
     return "unknown", None, "no known block layout in module names" + (f" (e.g. {', '.join(seen)})" if seen else "")
+
+
+def _block_indices(unet) -> tuple:
+    """({block group: {indices}}, [flat module names]) of the diffusion model's modules; read-only
+    (tables with the same names share them)."""
+    indices: dict = {}
+    for m in unet:
+        hit = _BLOCK_INDEX.match(m.name.flat)
+        if hit:
+            indices.setdefault(hit.group(1), set()).add(int(hit.group(2)))
+    return indices, [m.name.flat for m in unet]
 
 
 def _dit_family(unet, indices):

@@ -43,3 +43,25 @@ def test_offsets_out_of_file_order_are_validated_as_before():
     doc["c"] = {"dtype": "F16", "shape": [2], "data_offsets": [2, 6]}
     with pytest.raises(BadOffsets, match="overlap at byte 2"):
         safetensors_header._validate_tensors(doc, 10)
+
+
+def test_same_names_other_widths_keep_the_variant_the_widths_tell(tmp_path):
+    """WAN's variant follows from its hidden width: block indices are memoized per list of names,
+    the widths are read from each table."""
+    from lora_atlas.demo.model_layers import wan_layers
+    from lora_atlas.demo.synthetic_loras import Fixture, Part
+
+    paths = {}
+    for dim, ffn in ((1536, 8960), (5120, 13824)):
+        fixture = Fixture(f"WAN width {dim}", [Part(wan_layers(dim, ffn, 30), "comfy", options={"suffix": "peft"})],
+                          alpha=None)
+        paths[dim] = write_fixture(fixture, str(tmp_path / f"wan_{dim}.safetensors"), rank=4, sparse=True)
+    fresh = {}
+    for dim, path in paths.items():
+        _clear(names=True)
+        fresh[dim] = inspect_file(path).to_dict()
+    assert fresh[1536]["variant"].startswith("2.1-1.3B") and fresh[5120]["variant"].startswith("14B")
+    _clear(names=True)
+    for dim, path in paths.items():
+        _clear(names=False)   # the second table's names were seen with the first one's widths
+        assert inspect_file(path).to_dict() == fresh[dim]
