@@ -170,3 +170,14 @@ def test_a_cancel_before_anything_runs_cancels_every_lora():
     outcomes = list(dispatch(["a", "b"], _servers(Double("s")), lambda t, s, j: t, cancel=cancel))
     assert [o.cancelled for o in outcomes] == [True, True]
     assert cancel.request(interrupt=True) == 2
+
+
+def test_organize_with_a_server_organizes_then_renders_the_missing_previews(tmp_path, capsys):
+    from lora_atlas.cli import main
+    root = build_comfy_library(tmp_path / "lib")
+    code = main(["organize", root, "--server", "http://127.0.0.1:9", "--timeout", "5", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1 and doc["run"]                                    # organized (journaled) ...
+    failed = [r for r in doc["previews"]["results"] if r["status"] == "failed"]
+    assert failed and all("unreachable" in r["reason"] for r in failed)   # ... then the previews tried
+    assert os.path.isfile(os.path.join(root, "characters", "hero", "config.yaml"))
