@@ -73,7 +73,7 @@ def render_with(args, root: str, *, select: str = "missing", paths=None, force: 
             urls = list(args.server)
             if args.comfyui:
                 if progress:
-                    progress("start", 0, 0, args.comfyui)
+                    print(f"starting ComfyUI from {args.comfyui} ...", file=sys.stderr)
                 local = stack.enter_context(LocalComfyUI(args.comfyui, root, python=args.python,
                                                          models_configs=args.models_config))
                 urls.append(local.url)

@@ -30,6 +30,7 @@ from ..errors import InvalidDocument
 from .client import ComfyError
 
 PER_SERVER = 2
+OPEN_WAIT = 5.0                # seconds a server's websocket gets to connect before its first prompt
 CANCELLED = "not rendered: the run was cancelled (a re-run renders it)"
 
 
@@ -64,7 +65,7 @@ class Server:
     def connect(self) -> bool:
         try:
             if hasattr(self.client, "open"):
-                self.client.open()
+                self.client.open(wait=OPEN_WAIT)
             self.lists = self.client.model_lists()
             self.info = self.client.object_info()
         except ComfyError as exc:

@@ -48,10 +48,15 @@ class LiveComfyClient(HttpComfyClient):
 
     # --- the websocket ------------------------------------------------------------------------
 
-    def open(self) -> None:
+    def open(self, wait: float = 0.0) -> None:
+        """Start following the websocket; with `wait`, up to that many seconds until it is connected
+        (events of a prompt queued before it connects are only seen by polling)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._read_events, name=f"comfy-ws {self.base_url}", daemon=True)
             self._thread.start()
+        if wait:
+            with self._cond:
+                self._cond.wait_for(lambda: self.connected, timeout=wait)
 
     def close(self) -> None:
         self._closed = True
