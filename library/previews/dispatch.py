@@ -61,6 +61,7 @@ class Server:
         self.info = None
         self.error = None
         self.jobs: list = []
+        self._atlas = None
 
     def connect(self) -> bool:
         try:
@@ -71,6 +72,15 @@ class Server:
         except ComfyError as exc:
             self.error = str(exc)
         return self.error is None
+
+    def atlas_paths(self) -> dict:
+        """{stable id: [paths]} from the server's own LoRA Atlas, asked once, when a name does not match."""
+        if self._atlas is None:
+            try:
+                self._atlas = self.client.atlas_paths() if hasattr(self.client, "atlas_paths") else {}
+            except ComfyError:
+                self._atlas = {}
+        return self._atlas
 
     @property
     def live(self) -> bool:

@@ -30,6 +30,7 @@ from .websocket import WebSocket
 POLL_DISCONNECTED = 0.5       # seconds between /history polls while the websocket is down
 CHECK_CONNECTED = 5.0         # a /history poll even with the websocket up: a lost event costs at most this
 RECONNECT_SECONDS = 1.0
+ATLAS_MAX = 200_000           # LoRAs read from a server's own LoRA Atlas (name matching by id)
 
 
 class LiveComfyClient(HttpComfyClient):
@@ -171,6 +172,27 @@ class LiveComfyClient(HttpComfyClient):
         _, answer = self._json("/prompt")
         remaining = ((answer or {}).get("exec_info") or {}).get("queue_remaining") if isinstance(answer, dict) else None
         return remaining if isinstance(remaining, int) else 0
+
+    def atlas_paths(self, limit: int = ATLAS_MAX) -> dict:
+        """{stable id: [paths]} of the LoRAs the server's own LoRA Atlas lists (GET /lora-atlas/loras),
+        {} when it has none: how a LoRA is found there when its name differs (same bytes, same id)."""
+        out, offset = {}, 0
+        while offset < limit:
+            status, body = self._request(f"/lora-atlas/loras?limit=500&offset={offset}&sort=path")
+            try:
+                page = json.loads(body) if status == 200 else None
+            except ValueError:
+                page = None
+            items = page.get("items") if isinstance(page, dict) else None
+            if not isinstance(items, list) or not items:
+                break
+            for it in items:
+                if isinstance(it, dict) and isinstance(it.get("id"), str) and isinstance(it.get("path"), str):
+                    out.setdefault(it["id"], []).append(it["path"])
+            offset += len(items)
+            if offset >= (page.get("total") or 0):
+                break
+        return out
 
     def withdraw(self, prompt_ids: list, interrupt: bool = False) -> list:
         """Take our prompts back: those still waiting are deleted from the queue (their `wait` raises

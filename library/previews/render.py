@@ -71,14 +71,20 @@ def missing_models(template: dict, lists: dict, server: str) -> list:
     return out
 
 
-def server_lora_name(t: Target, loras: list) -> str | None:
-    """The LoRA as the server lists it: the same relative path, else the one LoRA of the same file name."""
+def server_lora_name(t: Target, loras: list, atlas_paths: dict | None = None) -> str | None:
+    """The LoRA as the server lists it: the same relative path, else the one LoRA of the same file name,
+    else (names differ) the file the server's own LoRA Atlas knows under this LoRA's stable id (the
+    same bytes: ids are content fingerprints), `atlas_paths` = {id: [paths in its roots]}."""
     by_path = {n.replace("\\", "/"): n for n in loras}
     if t.path in by_path:
         return by_path[t.path]
     base = t.path.rsplit("/", 1)[-1].casefold()
     same = [n for n in loras if n.replace("\\", "/").rsplit("/", 1)[-1].casefold() == base]
-    return same[0] if len(same) == 1 else None
+    if len(same) == 1:
+        return same[0]
+    found = {name for path in (atlas_paths or {}).get(t.lora_id, ()) for norm, name in by_path.items()
+             if norm == path or norm.endswith("/" + path) or path.endswith("/" + norm)}
+    return found.pop() if len(found) == 1 else None
 
 
 def render_previews(root: str, clients: list, *, select: str = "missing", paths=None, force: bool = False,
@@ -160,7 +166,7 @@ def _render_one(t: Target, server: Server, settings: dict, nonce: str, timeout: 
     missing = missing_models(template, server.lists, server.name)
     if missing:
         raise ComfyError("model_missing", "; ".join(missing))
-    lora_name = server_lora_name(t, server.lists.get("loras") or [])
+    lora_name = server_lora_name(t, server.lists.get("loras") or [], server.atlas_paths())
     if lora_name is None:
         raise ComfyError("lora_missing", f"ComfyUI at {server.name} does not list the LoRA '{t.path}' among its "
                                          f"{len(server.lists.get('loras') or [])} LoRAs: render on a server whose "

@@ -181,3 +181,19 @@ def test_organize_with_a_server_organizes_then_renders_the_missing_previews(tmp_
     failed = [r for r in doc["previews"]["results"] if r["status"] == "failed"]
     assert failed and all("unreachable" in r["reason"] for r in failed)   # ... then the previews tried
     assert os.path.isfile(os.path.join(root, "characters", "hero", "config.yaml"))
+
+
+def test_a_lora_renamed_on_the_server_is_found_by_its_id_in_the_servers_lora_atlas(lib):
+    from lora_atlas.library.scan import load_rows
+    from lora_atlas.library.store import Store
+    with Store.open(lib) as store:
+        hero_id = [r["lora_id"] for r in load_rows(store) if r["path"].endswith("hero.safetensors")][0]
+
+    class WithAtlas(Double):
+        def atlas_paths(self):
+            return {hero_id: ["people/the-hero-v2.safetensors"]}
+    server = WithAtlas("s", loras=["mine/people/the-hero-v2.safetensors", "concepts/texture.safetensors"])
+    got = _by_name(render.render_previews(lib, [server]))
+    assert got["hero.safetensors"].status == "ok"
+    assert got["hero.safetensors"].prompt["lora_name"] == "mine/people/the-hero-v2.safetensors"
+    assert server.rendered.count("mine/people/the-hero-v2.safetensors") == 1

@@ -68,6 +68,10 @@ def test_models_and_loras_are_looked_up_in_the_servers_lists():
     assert render.server_lora_name(target, ["characters\\hero\\hero.safetensors"]) == "characters\\hero\\hero.safetensors"
     assert render.server_lora_name(target, ["other/Hero.safetensors"]) == "other/Hero.safetensors"
     assert render.server_lora_name(target, ["a/hero.safetensors", "b/hero.safetensors"]) is None
+    # names differ: the server's own LoRA Atlas knows the same file (same stable id) under another name
+    renamed = ["loras/people/the-hero-v2.safetensors", "other.safetensors"]
+    assert render.server_lora_name(target, renamed, {"x": ["people/the-hero-v2.safetensors"]}) == renamed[0]
+    assert render.server_lora_name(target, renamed, {"y": ["people/the-hero-v2.safetensors"]}) is None
     assert choices({"N": {"input": {"required": {"x": ["COMBO", {"options": ["a"]}]}}}}, "N", "x") == ["a"]
 
 
