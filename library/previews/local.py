@@ -1,6 +1,7 @@
 """A private headless ComfyUI for one render run (`lora-atlas previews DIR --comfyui PATH`): started
 from the user's ComfyUI folder on a free loopback port, with the library as an extra LoRA folder,
-stopped afterwards, and never left running (its own process group, killed on exit or signal).
+stopped afterwards, and never left running (its own process group, stopped on exit or signal; on
+Linux the kernel also stops it if LoRA Atlas is killed outright).
 
     with LocalComfyUI(comfy_dir, library_root, python=PY) as comfy:
         render_previews(root, [LiveComfyClient(comfy.url)], ...)
@@ -16,6 +17,7 @@ to a temporary folder (the previews are fetched over HTTP, the user's output fol
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 import os
 import shutil
@@ -32,6 +34,7 @@ from ..errors import LibraryError
 START_TIMEOUT = 300.0
 STOP_TIMEOUT = 20.0
 LOG_TAIL = 3000
+PR_SET_PDEATHSIG = 1
 
 
 def free_port() -> int:
@@ -96,7 +99,7 @@ class LocalComfyUI:
         try:
             self.proc = subprocess.Popen(self.command(port), cwd=self.comfy_dir, stdout=self._log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+                                         **_own_group_dying_with_us())
         except OSError as exc:
             self.stop()
             raise LibraryError(f"could not start ComfyUI with {self.python}: {exc} (--python is the interpreter "
@@ -162,6 +165,24 @@ class LocalComfyUI:
     def __exit__(self, *exc):
         self.stop()
         return False
+
+
+def _own_group_dying_with_us() -> dict:
+    """Popen options: ComfyUI in its own process group (a terminal's Ctrl-C reaches LoRA Atlas, which
+    stops it cleanly), and on Linux killed by the kernel if LoRA Atlas itself is killed (SIGKILL runs
+    no atexit). The death signal follows the thread that started it: start it from a long-lived one."""
+    if os.name != "posix":
+        return {}
+    if not sys.platform.startswith("linux"):
+        return {"start_new_session": True}
+
+    def setup():                      # in the child, between fork and exec
+        os.setsid()
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError):
+            pass
+    return {"preexec_fn": setup}
 
 
 def _signal_group(proc, sig) -> None:

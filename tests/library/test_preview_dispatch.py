@@ -197,3 +197,19 @@ def test_a_lora_renamed_on_the_server_is_found_by_its_id_in_the_servers_lora_atl
     assert got["hero.safetensors"].status == "ok"
     assert got["hero.safetensors"].prompt["lora_name"] == "mine/people/the-hero-v2.safetensors"
     assert server.rendered.count("mine/people/the-hero-v2.safetensors") == 1
+
+
+def test_ctrl_c_cancels_then_interrupts_then_quits():
+    import signal
+    from lora_atlas.cli.previews_cmd import _cancel_on_signals
+    cancel = Cancel()
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        with _cancel_on_signals(cancel):
+            os.kill(os.getpid(), signal.SIGINT)
+            assert cancel.level == 1
+            os.kill(os.getpid(), signal.SIGINT)
+            assert cancel.level == 2
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    assert signal.getsignal(signal.SIGINT) is before

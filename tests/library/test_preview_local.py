@@ -80,3 +80,29 @@ def test_a_comfyui_that_does_not_start_is_reported_with_its_output(tmp_path):
     assert "--python" in str(info.value) and c.tmp is None and c.proc is None
     with pytest.raises(LibraryError, match="no main.py"):
         local.LocalComfyUI(str(tmp_path / "nowhere"), str(tmp_path))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_local_comfyui_dies_with_a_lora_atlas_killed_outright(tmp_path):
+    import signal
+    import subprocess
+    import time
+    comfy = tmp_path / "ComfyUI"
+    comfy.mkdir()
+    (comfy / "main.py").write_text(STAND_IN)
+    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from lora_atlas.library.previews.local import LocalComfyUI
+        c = LocalComfyUI({str(comfy)!r}, {str(tmp_path)!r}, python=sys.executable, cpu=True)
+        c.start()
+        print(c.proc.pid, flush=True)
+        time.sleep(120)
+    """)], stdout=subprocess.PIPE, text=True)
+    pid = int(parent.stdout.readline())
+    assert _alive(pid)
+    parent.send_signal(signal.SIGKILL)                         # no atexit, no finally
+    parent.wait()
+    deadline = time.monotonic() + 20
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid)
