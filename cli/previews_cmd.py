@@ -32,7 +32,7 @@ HELP = ("Render a preview.png for each LoRA through ComfyUI's own sampler graph 
         "another). --comfyui starts a private ComfyUI from that folder for the run and stops it after.\n"
         "A preview you placed is replaced only with --force (undo restores it). Ctrl-C stops cleanly;\n"
         "run it again to render the rest.\n\n"
-        "Examples:\n  lora-atlas previews ~/ComfyUI/models/loras --server http://127.0.0.1:8188\n"
+        "Example:\n  lora-atlas previews ~/ComfyUI/models/loras --server http://127.0.0.1:8188\n"
         "  lora-atlas previews ~/loras --comfyui ~/ComfyUI --python ~/ComfyUI/venv/bin/python")
 
 
