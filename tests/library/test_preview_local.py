@@ -6,6 +6,7 @@ with its output. Rendering through a real private ComfyUI is tests/integration/t
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import textwrap
 
@@ -95,10 +96,11 @@ def test_a_local_comfyui_dies_with_a_lora_atlas_killed_outright(tmp_path):
         from lora_atlas.library.previews.local import LocalComfyUI
         c = LocalComfyUI({str(comfy)!r}, {str(tmp_path)!r}, python=sys.executable, cpu=True)
         c.start()
-        print(c.proc.pid, flush=True)
+        print(c.proc.pid, c.tmp, flush=True)
         time.sleep(120)
     """)], stdout=subprocess.PIPE, text=True)
-    pid = int(parent.stdout.readline())
+    pid, tmp = parent.stdout.readline().split()
+    pid = int(pid)
     assert _alive(pid)
     parent.send_signal(signal.SIGKILL)                         # no atexit, no finally
     parent.wait()
@@ -106,3 +108,4 @@ def test_a_local_comfyui_dies_with_a_lora_atlas_killed_outright(tmp_path):
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(pid)
+    shutil.rmtree(tmp)                                         # what SIGKILL leaves: the temp folder
