@@ -199,7 +199,7 @@ class LiveComfyClient(HttpComfyClient):
         "cancelled"); a running one finishes, or is interrupted with `interrupt`. The ids deleted."""
         if not prompt_ids:
             return []
-        self._json("/queue", {"delete": list(prompt_ids)})
+        self._post("/queue", {"delete": list(prompt_ids)})
         _, queue = self._json("/queue")
         running = {item[1] for item in (queue or {}).get("queue_running") or [] if len(item) > 1}
         pending = {item[1] for item in (queue or {}).get("queue_pending") or [] if len(item) > 1}
@@ -207,13 +207,20 @@ class LiveComfyClient(HttpComfyClient):
         for pid in prompt_ids:
             if pid in running:
                 if interrupt:            # 0.3.x ignores the body and interrupts what runs: it is ours
-                    self._json("/interrupt", {"prompt_id": pid})
+                    self._post("/interrupt", {"prompt_id": pid})
             elif pid not in pending and self.finished_or_none(pid) is None:
                 deleted.append(pid)
         with self._cond:
             self._withdrawn.update(deleted)
             self._cond.notify_all()
         return deleted
+
+    def _post(self, path: str, doc: dict) -> None:
+        """A POST whose answer is an empty 200 (ComfyUI's /queue and /interrupt)."""
+        status, body = self._request(path, doc)
+        if status != 200:
+            raise ComfyError("bad_answer", f"ComfyUI at {self.base_url} answered {status} to {path}: "
+                                           f"{body[:300].decode('utf-8', 'replace')}")
 
     def finished_or_none(self, prompt_id: str):
         try:

@@ -135,3 +135,36 @@ def test_two_servers_share_a_run_and_a_killed_one_leaves_its_loras_to_the_other(
     for r in results.values():
         assert all(_png_size(os.path.join(root, f)) == (64, 64) for f in r["files"])
     assert _comfy_processes("lora-atlas-comfyui-") == []
+
+
+def test_a_cancelled_run_takes_its_waiting_prompts_back_and_a_rerun_renders_the_rest(comfy_env, library,
+                                                                                     models_yaml):
+    from lora_atlas.library.previews.dispatch import Cancel
+    root = library
+    with LocalComfyUI(comfy_env["comfyui"], root, python=comfy_env["python"], models_configs=[models_yaml]) as c:
+        cancel = Cancel()
+
+        def cancel_once_two_are_queued():
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                with urllib.request.urlopen(c.url + "/queue", timeout=5) as r:
+                    q = json.loads(r.read())
+                if len(q["queue_running"]) + len(q["queue_pending"]) >= 2:
+                    break
+                time.sleep(0.05)
+            cancel.request()
+        threading.Thread(target=cancel_once_two_are_queued, daemon=True).start()
+        report = render.render_previews(root, [LiveComfyClient(c.url)], cancel=cancel, timeout=600)
+        with urllib.request.urlopen(c.url + "/queue", timeout=5) as r:
+            q = json.loads(r.read())
+        assert q["queue_running"] == [] and q["queue_pending"] == []       # nothing of ours left there
+        results = _sd1([r.to_dict() for r in report.results])
+        done = sorted(n for n, r in results.items() if r["status"] == "ok")
+        stopped = sorted(n for n, r in results.items() if r["status"] == "cancelled")
+        assert report.cancelled and done and stopped and len(done) + len(stopped) == SD1_COUNT, results
+        for n in done:
+            assert all(_png_size(os.path.join(root, f)) == (64, 64) for f in results[n]["files"])
+        rerun = render.render_previews(root, [LiveComfyClient(c.url)], timeout=600)
+    again = _sd1([r.to_dict() for r in rerun.results])
+    assert sorted(n for n, r in again.items() if r["status"] == "ok") == stopped     # only the rest
+    assert all(again[n]["status"] == "skipped" for n in done)
