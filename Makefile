@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 DEMO   := demo-library
 
-.PHONY: run undo test env demo bench serve clean
+.PHONY: run undo test env demo bench serve clean lora-previews lora-previews-queue
 
 $(VENV)/.installed: pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,17 @@ serve: env
 test: env
 	$(PY) -m pytest
 
+# The seed's names: previews rendered by a private ComfyUI (COMFYUI=its folder, COMFYUI_PYTHON=its
+# interpreter) or queued on running servers (SERVER="http://host:8188 http://other:8188").
+COMFYUI_PYTHON ?= $(PYTHON)
+lora-previews: env
+	@test -n "$(DIR)" -a -n "$(COMFYUI)" || { echo "usage: make lora-previews DIR=<LoRA folder> COMFYUI=<ComfyUI folder> [COMFYUI_PYTHON=...]"; exit 2; }
+	$(PY) -m lora_atlas previews "$(DIR)" --comfyui "$(COMFYUI)" --python "$(COMFYUI_PYTHON)"
+
+lora-previews-queue: env
+	@test -n "$(DIR)" -a -n "$(SERVER)" || { echo "usage: make lora-previews-queue DIR=<LoRA folder> SERVER=<http://host:port ...>"; exit 2; }
+	$(PY) -m lora_atlas previews "$(DIR)" $(foreach s,$(SERVER),--server $(s))
+
 bench: env
 	$(PY) bench/bench_inspect.py
 	$(PY) bench/bench_routes.py
@@ -53,6 +64,7 @@ bench: env
 	$(PY) bench/bench_analyze.py
 	$(PY) bench/bench_library.py
 	$(PY) bench/bench_plan.py
+	$(PY) bench/bench_previews.py   # needs COMFYUI_DIR / COMFYUI_PYTHON / LORA_ATLAS_SD15, else it says so
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from ..library import operations
+from . import previews_cmd
 from .output import execute as _execute, progress_bar
 
 COMMANDS = {
@@ -49,6 +50,8 @@ def register(sub) -> None:
             p.add_argument("--allow", metavar="ARCH,...", help="only these architectures are compatible (e.g. sd1,sdxl)")
         if name in ("check", "organize"):
             p.add_argument("--no-preview", action="store_true", help="write no preview images")
+        if name == "organize":
+            previews_cmd.add_runner_flags(p)     # render the missing previews after organizing
         if name == "reconcile":
             p.add_argument("--repair", action="store_true", help="finish interrupted runs, rewrite configs and index")
         if name == "scan":
@@ -95,9 +98,35 @@ def run_clean(args) -> int:
 
 
 def run_organize(args) -> int:
-    return _execute(args, "organize", lambda: operations.organize(args.dir, allow=args.allow, previews=not args.no_preview,
-                                                                  progress=progress_bar(not args.json)),
-                    _render_run, _run_failed)
+    def call():
+        result = operations.organize(args.dir, allow=args.allow, previews=not args.no_preview,
+                                     progress=progress_bar(not args.json))
+        if args.no_preview or not previews_cmd.renders(args):
+            return result
+        return _WithPreviews(result, previews_cmd.render_with(args, args.dir, progress=progress_bar(not args.json)))
+
+    def show(r):
+        if isinstance(r, _WithPreviews):
+            _render_run(r.organized)
+            previews_cmd.show(r.previews, args)
+        else:
+            _render_run(r)
+
+    def code(r):
+        if isinstance(r, _WithPreviews):
+            return max(_run_failed(r.organized), previews_cmd.exit_code(r.previews))
+        return _run_failed(r)
+    return _execute(args, "organize", call, show, code)
+
+
+class _WithPreviews:
+    """`organize --server/--comfyui`: the organize result, then the previews rendered after it."""
+
+    def __init__(self, organized, previews):
+        self.organized, self.previews = organized, previews
+
+    def to_dict(self) -> dict:
+        return dict(self.organized.to_dict(), previews=self.previews.to_dict())
 
 
 def _render_reconcile(report) -> None:

@@ -22,6 +22,10 @@ async def get_job(request, ctx):
     return json_response(ctx.jobs.job(int_param(request.match_info["jid"], "id")))
 
 
+async def cancel_job(request, ctx):
+    return json_response({"job": ctx.jobs.cancel(int_param(request.match_info["jid"], "id"))})
+
+
 async def get_settings(request, ctx):
     state = ctx.state
     roots = await ctx.run(state.roots)

@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 
 from ..library import operations
 from ..library.previews import render
-from ..library.previews.client import HttpComfyClient
+from ..library.previews.dispatch import Cancel
+from ..library.previews.live import LiveComfyClient
 from ..library.errors import InvalidDocument, LibraryBusy, LibraryError, NotFound
 from .events import EVENT_JOB
 
 MAX_JOBS_KEPT = 200
+FINISHED = ("done", "failed", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class JobAction:
     run: object                        # (root, options, progress) -> report dict
     writes: object = False             # bool, or (options) -> bool
     options: dict = field(default_factory=dict)   # name -> check(name, value) -> problem or None
+    cancellable: bool = False          # run takes `cancel=` (a dispatch.Cancel) and stops cleanly on it
 
     def writes_with(self, options: dict) -> bool:
         return self.writes(options) if callable(self.writes) else bool(self.writes)
@@ -57,12 +60,12 @@ def _servers(name, value):
     return None
 
 
-def _previews(root, o, progress):
+def _previews(root, o, progress, cancel=None):
     select = "all" if o.get("all") else "missing"
     if not o.get("servers"):
         return render.plan_previews(root, select=select).to_dict()
-    clients = [HttpComfyClient(url) for url in o["servers"]]
-    return render.render_previews(root, clients, select=select, progress=progress).to_dict()
+    clients = [LiveComfyClient(url) for url in o["servers"]]
+    return render.render_previews(root, clients, select=select, progress=progress, cancel=cancel).to_dict()
 
 
 ACTIONS = {
@@ -80,7 +83,7 @@ ACTIONS = {
         root, repair=bool(o.get("repair")), progress=progress).to_dict(),
         writes=lambda o: bool(o.get("repair")), options={"repair": _flag}),
     "undo": JobAction(lambda root, o, progress: operations.undo(root).to_dict(), writes=True),
-    "previews": JobAction(_previews, writes=True, options={"servers": _servers, "all": _flag}),
+    "previews": JobAction(_previews, writes=True, options={"servers": _servers, "all": _flag}, cancellable=True),
 }
 
 
@@ -133,12 +136,34 @@ class JobRunner:
                                       "wait for it to finish (a job beside a writing job would see, or "
                                       "move, a half-moved library)")
             job = {"id": next(self._ids), "action": action, "root": root, "options": options, "state": "queued",
-                   "progress": None, "result": None, "error": None, "_writes": writes}
+                   "progress": None, "result": None, "error": None, "_writes": writes, "_cancel": Cancel()}
             self._jobs[job["id"]] = job
             if len(self._jobs) > MAX_JOBS_KEPT:
-                for old in [j for j in self._jobs.values() if j["state"] in ("done", "failed")][:50]:
+                for old in [j for j in self._jobs.values() if j["state"] in FINISHED][:50]:
                     self._jobs.pop(old["id"], None)
         self.state.background.submit(self._run, job)
+        return _view(job)
+
+    def cancel(self, job_id: int) -> dict:
+        """Stop a job: a queued one never starts; a running previews job starts no new preview and
+        takes its waiting prompts back from the servers (a second cancel interrupts those rendering).
+        Cancelling a finished job changes nothing; an action that cannot stop midway is refused (409)."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise NotFound(f"no job with id {job_id}")
+            if job["state"] in FINISHED:
+                return _view(job)
+            if job["state"] == "queued":
+                job["_cancel"].request()
+                job["state"] = "cancelled"
+            elif not ACTIONS[job["action"]].cancellable:
+                raise LibraryBusy(f"job {job_id} ({job['action']}) cannot be stopped midway; it finishes on its own "
+                                  "(only previews jobs can be cancelled while running)")
+            else:
+                job["_cancel"].request()
+                job["cancel_requested"] = job["_cancel"].level
+        self.state.send(EVENT_JOB, _view(job))
         return _view(job)
 
     def _run(self, job: dict) -> None:
@@ -152,15 +177,20 @@ class JobRunner:
             job["progress"] = {"phase": phase, "done": done, "total": total, "path": path}
             send(EVENT_JOB, _view(job))
 
+        action = ACTIONS[job["action"]]
+        extra = {"cancel": job["_cancel"]} if action.cancellable else {}
+        if job["state"] == "cancelled":              # cancelled while queued: never started
+            send(EVENT_JOB, _view(job))
+            return
         job["state"] = "running"
         send(EVENT_JOB, _view(job))
         try:
             if job["_writes"]:
                 with self.state.writing(job["root"], f"job {job['id']} ({job['action']})"):
-                    job["result"] = ACTIONS[job["action"]].run(job["root"], job["options"], progress)
+                    job["result"] = action.run(job["root"], job["options"], progress, **extra)
             else:
-                job["result"] = ACTIONS[job["action"]].run(job["root"], job["options"], progress)
-            job["state"] = "done"
+                job["result"] = action.run(job["root"], job["options"], progress, **extra)
+            job["state"] = "cancelled" if job["_cancel"] else "done"
         except LibraryBusy as exc:
             job["error"], job["state"] = f"busy: {exc}", "failed"
         except LibraryError as exc:
@@ -180,7 +210,7 @@ class JobRunner:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             job = self.job(job_id)
-            if job["state"] in ("done", "failed"):
+            if job["state"] in FINISHED:
                 return job
             time.sleep(0.02)
         return self.job(job_id)

@@ -38,6 +38,7 @@ ROUTES = (
     ("POST", "/jobs/{action}", job_routes.start_job),
     ("GET", "/jobs", job_routes.list_jobs),
     ("GET", "/jobs/{jid}", job_routes.get_job),
+    ("POST", "/jobs/{jid}/cancel", job_routes.cancel_job),
     ("GET", "/settings", job_routes.get_settings),
     ("PUT", "/settings", job_routes.put_settings),
 )

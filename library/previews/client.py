@@ -9,7 +9,8 @@ ComfyUI over HTTP (stdlib urllib only; never ComfyUI or the HTTP server layer).
     client.model_lists() -> dict                 {"checkpoints", "diffusion_models", "text_encoders", "vae"}
 
 Every failure is a ComfyError naming the server: `kind` is "unreachable", "refused" (the server
-would not take the prompt: a model or node it lacks), "render" (it failed while running), "timeout"
+would not take the prompt: a model or node it lacks), "render" (it failed while running),
+"interrupted" (stopped on the server), "timeout", "cancelled" (the run was cancelled before it ran)
 or "bad_answer". Answers are bounded (MAX_JSON, MAX_IMAGE), so a wrong URL cannot fill memory.
 """
 
@@ -152,22 +153,31 @@ class HttpComfyClient(ComfyClient):
 
     def wait(self, prompt_id: str, timeout: float, progress=None) -> dict:
         deadline = time.monotonic() + timeout
-        quoted = urllib.parse.quote(prompt_id, safe="")
         while True:
-            _, history = self._json(f"/history/{quoted}")
-            entry = history.get(prompt_id) if isinstance(history, dict) else None
-            status = (entry or {}).get("status") or {}
-            if entry is not None and (status.get("completed") or status.get("status_str") in ("success", "error")):
-                if status.get("status_str") == "error":
-                    raise ComfyError("render", f"ComfyUI at {self.base_url} failed the render: "
-                                               f"{execution_error(status)}")
-                return entry.get("outputs") or {}
+            outputs = self.finished(prompt_id)
+            if outputs is not None:
+                return outputs
             if time.monotonic() > deadline:
                 raise ComfyError("timeout", f"ComfyUI at {self.base_url} did not finish prompt {prompt_id} in "
                                             f"{timeout:g} s (still queued or running there)")
             if progress:
                 progress(prompt_id)
             time.sleep(POLL_SECONDS)
+
+    def finished(self, prompt_id: str):
+        """The outputs of `prompt_id` once it ended (GET /history/{id}), None while it has not;
+        ComfyError("render") when it failed or was interrupted."""
+        _, history = self._json(f"/history/{urllib.parse.quote(prompt_id, safe='')}")
+        entry = history.get(prompt_id) if isinstance(history, dict) else None
+        status = (entry or {}).get("status") or {}
+        if entry is None or not (status.get("completed") or status.get("status_str") in ("success", "error")):
+            return None
+        if status.get("status_str") == "error":
+            if any(m and m[0] == "execution_interrupted" for m in status.get("messages") or []):
+                raise ComfyError("interrupted", f"ComfyUI at {self.base_url} interrupted the render (its Cancel "
+                                                "button, /interrupt, or a cancelled LoRA Atlas run)")
+            raise ComfyError("render", f"ComfyUI at {self.base_url} failed the render: {execution_error(status)}")
+        return entry.get("outputs") or {}
 
     def image(self, ref: dict) -> bytes:
         query = urllib.parse.urlencode({"filename": ref.get("filename", ""), "subfolder": ref.get("subfolder", ""),

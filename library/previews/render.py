@@ -18,8 +18,9 @@ changes nothing. `render_previews(root, clients, ...)` holds the library lock, t
    index step. `lora-atlas undo` removes (or restores) all of it.
 
 One LoRA failing (model missing, LoRA not on the server, server error, timeout) is reported with its
-reason and never stops the rest. Servers share the LoRAs round-robin; one that becomes unreachable
-hands its LoRA to the next.
+reason and never stops the rest. Servers share the LoRAs through dispatch.py (least busy first, a
+failed LoRA retried on another server); each preview is written as soon as it arrives, so a run
+that is interrupted or cancelled (`cancel`) keeps what it rendered and a re-run does the rest.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import uuid
 from .. import config_files as cf
 from .. import journal
 from ..clock import utc_now
-from ..errors import InvalidDocument, LibraryError
+from ..errors import LibraryError
 from ..lock import library_lock
 from ..organize import Plan, _Builder, check_root
 from ..organize_index import index_plan
@@ -41,6 +42,7 @@ from ..store import Store
 from . import graph, prompts
 from . import settings as S
 from .client import ComfyError, saved_images
+from .dispatch import Cancel, Server, dispatch
 # plan_previews is offered here too: render.py is where the CLI and the job find both halves.
 from .selection import (PREVIEW_NAME, PreviewReport, Result, Target, no_template, plan_previews,  # noqa: F401
                         recorded_sha, select_targets, sha_file, template_models)
@@ -69,34 +71,25 @@ def missing_models(template: dict, lists: dict, server: str) -> list:
     return out
 
 
-def server_lora_name(t: Target, loras: list) -> str | None:
-    """The LoRA as the server lists it: the same relative path, else the one LoRA of the same file name."""
+def server_lora_name(t: Target, loras: list, atlas_paths: dict | None = None) -> str | None:
+    """The LoRA as the server lists it: the same relative path, else the one LoRA of the same file name,
+    else (names differ) the file the server's own LoRA Atlas knows under this LoRA's stable id (the
+    same bytes: ids are content fingerprints), `atlas_paths` = {id: [paths in its roots]}."""
     by_path = {n.replace("\\", "/"): n for n in loras}
     if t.path in by_path:
         return by_path[t.path]
     base = t.path.rsplit("/", 1)[-1].casefold()
     same = [n for n in loras if n.replace("\\", "/").rsplit("/", 1)[-1].casefold() == base]
-    return same[0] if len(same) == 1 else None
-
-
-class _Server:
-    def __init__(self, client):
-        self.client = client
-        self.name = getattr(client, "name", "comfyui")
-        self.lists = None
-        self.error = None
-
-    def connect(self) -> bool:
-        try:
-            self.lists = self.client.model_lists()
-            self.info = self.client.object_info()
-        except ComfyError as exc:
-            self.error = str(exc)
-        return self.error is None
+    if len(same) == 1:
+        return same[0]
+    found = {name for path in (atlas_paths or {}).get(t.lora_id, ()) for norm, name in by_path.items()
+             if norm == path or norm.endswith("/" + path) or path.endswith("/" + norm)}
+    return found.pop() if len(found) == 1 else None
 
 
 def render_previews(root: str, clients: list, *, select: str = "missing", paths=None, force: bool = False,
-                    timeout: float = RENDER_TIMEOUT, progress=None, now: str | None = None) -> PreviewReport:
+                    timeout: float = RENDER_TIMEOUT, progress=None, now: str | None = None,
+                    cancel: Cancel | None = None) -> PreviewReport:
     """Render and write the previews (see the module docstring); one Result per LoRA."""
     root = check_root(root)
     settings = S.load_settings(root)
@@ -105,29 +98,20 @@ def render_previews(root: str, clients: list, *, select: str = "missing", paths=
     report = PreviewReport(root=root)
     nonce = uuid.uuid4().hex[:12]
     now = now or utc_now()
+    cancel = cancel if cancel is not None else Cancel()
     with library_lock(root, "previews"):
         report.recovered = journal.recover(root)
         with Store.open(root) as store:
             scan_report = scan(store, root)
             targets, skipped, report.problems = select_targets(root, store, scan_report, select=select, paths=paths,
                                                                force=force)
-            servers = [_Server(c) for c in clients]
-            for s in servers:
-                if progress:
-                    progress("connect", 0, 0, s.name)
-                s.connect()
-            report.servers = [{"server": s.name, "error": s.error} for s in servers]
-            live = [s for s in servers if s.error is None]
-            run = None
-            for i, t in enumerate(targets):
-                if progress:
-                    progress("render", i, len(targets), t.path)
-                result, data, record = _render_with(t, i, live, servers, settings, nonce, timeout)
-                if data is not None:
-                    run = _write(root, t, data, record, result, force, run, now)
-                report.results.append(result)
-            if progress:
-                progress("render", len(targets), len(targets), None)
+            servers = [Server(c) for c in clients]
+            try:
+                run = _render_all(root, targets, servers, settings, report, force=force, nonce=nonce,
+                                  timeout=timeout, progress=progress, now=now, cancel=cancel)
+            finally:
+                for s in servers:
+                    s.close()
             if run is not None:
                 after = scan(store, root)
                 index = index_plan(root, store, after)
@@ -135,38 +119,54 @@ def render_previews(root: str, clients: list, *, select: str = "missing", paths=
                 report.problems += index.problems
                 run.set_state("committed")
                 report.run = run.number
+    report.cancelled = bool(cancel)
     report.results += skipped
     report.results.sort(key=lambda r: r.path)
     return report
 
 
-def _render_with(t: Target, i: int, live: list, servers: list, settings: dict, nonce: str, timeout: float):
-    """(Result, png bytes or None, record) on the i-th live server, the next one if it goes away."""
-    reason = no_template(settings, t)
-    if reason:
-        return Result(t.path, "skipped", reason), None, None
-    if not live:
-        why = "; ".join(s.error for s in servers)
-        return Result(t.path, "failed", f"no ComfyUI server answered: {why}"), None, None
-    for attempt in range(len(live)):
-        server = live[(i + attempt) % len(live)]
-        try:
-            data, record = _render_one(t, server, settings, nonce, timeout)
-            return Result(t.path, "ok", server=server.name, prompt=record), data, record
-        except ComfyError as exc:
-            if exc.kind != "unreachable" or attempt == len(live) - 1:
-                return Result(t.path, "failed", str(exc), server=server.name), None, None
-        except InvalidDocument as exc:
-            return Result(t.path, "failed", f"the graph could not be built: {exc}", server=server.name), None, None
-    return Result(t.path, "failed", "no server left"), None, None     # pragma: no cover - loop returns
+def _render_all(root, targets, servers, settings, report, *, force, nonce, timeout, progress, now, cancel):
+    """Connect, dispatch the LoRAs with a template, write each preview as it arrives; the journal run."""
+    for s in servers:
+        if progress:
+            progress("connect", 0, 0, s.name)
+        s.connect()
+    report.servers = [{"server": s.name, "error": s.error} for s in servers]
+    todo = []
+    for t in targets:
+        reason = no_template(settings, t)
+        if reason:
+            report.results.append(Result(t.path, "skipped", reason))
+        else:
+            todo.append(t)
+    run = None
+    if progress:
+        progress("render", 0, len(todo), None)
+
+    def render_one(t, server, job):
+        return _render_one(t, server, settings, nonce, timeout, job)
+    for n, outcome in enumerate(dispatch(todo, servers, render_one, cancel=cancel), 1):
+        t, name = outcome.target, outcome.server.name if outcome.server else None
+        if outcome.error is not None:
+            result = Result(t.path, "cancelled" if outcome.cancelled else "failed", outcome.error, server=name)
+        else:
+            data, record = outcome.value
+            result = Result(t.path, "ok", server=name, prompt=record)
+            run = _write(root, t, data, record, result, force, run, now)
+        report.results.append(result)
+        if progress:
+            progress("render", n, len(todo), t.path)
+    for s, view in zip(servers, report.servers):
+        view["error"] = view["error"] or s.error      # a server that went away during the run
+    return run
 
 
-def _render_one(t: Target, server: _Server, settings: dict, nonce: str, timeout: float):
+def _render_one(t: Target, server: Server, settings: dict, nonce: str, timeout: float, job=None):
     template = S.resolved(settings, t.family)
     missing = missing_models(template, server.lists, server.name)
     if missing:
         raise ComfyError("model_missing", "; ".join(missing))
-    lora_name = server_lora_name(t, server.lists.get("loras") or [])
+    lora_name = server_lora_name(t, server.lists.get("loras") or [], server.atlas_paths())
     if lora_name is None:
         raise ComfyError("lora_missing", f"ComfyUI at {server.name} does not list the LoRA '{t.path}' among its "
                                          f"{len(server.lists.get('loras') or [])} LoRAs: render on a server whose "
@@ -177,7 +177,10 @@ def _render_one(t: Target, server: _Server, settings: dict, nonce: str, timeout:
     problems = graph.object_info_problems(g, server.info)
     if problems:
         raise ComfyError("refused", f"ComfyUI at {server.name} would refuse the {t.family} graph: " + "; ".join(problems))
-    outputs = server.client.wait(server.client.queue(g), timeout)
+    prompt_id = server.client.queue(g)
+    if job is not None:
+        job.prompt_id = prompt_id                 # from now on a cancel can take it back
+    outputs = server.client.wait(prompt_id, timeout)
     images = saved_images(outputs)
     if not images:
         raise ComfyError("render", f"ComfyUI at {server.name} finished but saved no image for '{t.path}'")

@@ -47,7 +47,7 @@ class Target:
 @dataclass
 class Result:
     path: str
-    status: str                # ok | failed | skipped | planned
+    status: str                # ok | failed | skipped | planned | cancelled
     reason: str = ""
     server: str | None = None
     files: list = field(default_factory=list)
@@ -66,6 +66,7 @@ class PreviewReport:
     run: int | None = None
     recovered: list = field(default_factory=list)
     problems: list = field(default_factory=list)
+    cancelled: bool = False
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -77,7 +78,8 @@ class PreviewReport:
     def to_dict(self) -> dict:
         return {"root": self.root, "servers": self.servers, "run": self.run, "recovered": self.recovered,
                 "results": [r.to_dict() for r in self.results], "problems": self.problems,
-                "counts": {s: self.count(s) for s in ("ok", "failed", "skipped", "planned")}}
+                "cancelled": self.cancelled,
+                "counts": {s: self.count(s) for s in ("ok", "failed", "skipped", "planned", "cancelled")}}
 
 
 # --- selection -------------------------------------------------------------------------------------

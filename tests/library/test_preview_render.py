@@ -1,66 +1,22 @@
 """library/previews/render.py without a server: which LoRAs are selected, the file names, the model
 and LoRA look-ups, and the journaled writing (undo) of previews. Rendering itself is tested against
-a real ComfyUI in tests/integration/test_previews_render.py; here `FixedPngClient` is a test double
-of the ComfyClient *interface* (it returns fixed PNG bytes), not of ComfyUI, used only for writing/undo."""
+a real ComfyUI in tests/integration/test_previews_render.py; here `FixedPngClient` (tests/helpers/
+preview_doubles.py) is a test double of the ComfyClient *interface* (it returns fixed PNG bytes), not
+of ComfyUI, used only for writing/undo."""
 
 from __future__ import annotations
 
 import json
 import os
-import struct
-import zlib
 
 import pytest
 
 from libraries import build_comfy_library, tree_hashes   # tests/helpers
+from preview_doubles import CKPT, FixedPngClient   # tests/helpers
 from lora_atlas.library import config_files as cf
 from lora_atlas.library import operations
-from lora_atlas.library.previews import graph, prompts, render, settings
-from lora_atlas.library.previews.client import ComfyClient, ComfyError, HttpComfyClient, choices
-
-CKPT = "sd15_random.safetensors"
-
-
-def _png(w=64, h=64) -> bytes:
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    raw = b"".join(b"\x00" + b"\x80" * (w * 3) for _ in range(h))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-
-
-class FixedPngClient(ComfyClient):
-    """Test double of the client interface: lists the given models and LoRAs, 'renders' fixed bytes."""
-
-    name = "test-double"
-
-    def __init__(self, loras, checkpoints=(CKPT,), png=None):
-        self.loras, self.checkpoints, self.png = list(loras), list(checkpoints), png or _png()
-        self.queued = []
-
-    def object_info(self):
-        """The SD1 graph's nodes, each input declared as taking anything, the model lists given."""
-        info = {cls: {"input": {"required": {}}, "output": list(outs)} for cls, outs in graph.OUTPUTS.items()}
-        s = settings.validate({"templates": {"sd1": {"checkpoint": CKPT}}})
-        g = graph.family_graph(s, "sd1", "x.safetensors", prompts.preview_prompt(s, "x.safetensors"), seed=1,
-                               filename_prefix="a/b")
-        for node in g.values():
-            for name in node["inputs"]:
-                info[node["class_type"]]["input"]["required"].setdefault(name, ["*"])
-        info["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"] = [self.checkpoints]
-        info["LoraLoader"]["input"]["required"]["lora_name"] = [self.loras]
-        return info
-
-    def queue(self, prompt):
-        self.queued.append(prompt)
-        return f"p{len(self.queued)}"
-
-    def wait(self, prompt_id, timeout, progress=None):
-        prefix = [n for n in self.queued[-1].values() if n["class_type"] == "SaveImage"][0]["inputs"]["filename_prefix"]
-        return {"9": {"images": [{"filename": prefix.rsplit("/", 1)[-1] + "_00001_.png", "subfolder": "", "type": "output"}]}}
-
-    def image(self, ref):
-        return self.png
+from lora_atlas.library.previews import render
+from lora_atlas.library.previews.client import ComfyError, HttpComfyClient, choices
 
 
 @pytest.fixture
@@ -112,6 +68,10 @@ def test_models_and_loras_are_looked_up_in_the_servers_lists():
     assert render.server_lora_name(target, ["characters\\hero\\hero.safetensors"]) == "characters\\hero\\hero.safetensors"
     assert render.server_lora_name(target, ["other/Hero.safetensors"]) == "other/Hero.safetensors"
     assert render.server_lora_name(target, ["a/hero.safetensors", "b/hero.safetensors"]) is None
+    # names differ: the server's own LoRA Atlas knows the same file (same stable id) under another name
+    renamed = ["loras/people/the-hero-v2.safetensors", "other.safetensors"]
+    assert render.server_lora_name(target, renamed, {"x": ["people/the-hero-v2.safetensors"]}) == renamed[0]
+    assert render.server_lora_name(target, renamed, {"y": ["people/the-hero-v2.safetensors"]}) is None
     assert choices({"N": {"input": {"required": {"x": ["COMBO", {"options": ["a"]}]}}}}, "N", "x") == ["a"]
 
 
