@@ -155,7 +155,7 @@ export class PlanBuilder {
         plan.warnings.map((w) => h("li", {}, w))) : null,
       h("div", { class: "la-row" }, insert, name, save,
         copyButton("Copy plan JSON", () => JSON.stringify(plan, null, 2), host)),
-      cards, h("h3", {}, "Energy per block: before and after"), planChart(plan));
+      ...cards, h("h3", {}, "Energy per block: before and after"), planChart(plan));
   }
 
   async renderSaved() {
