@@ -6,7 +6,7 @@ import { field, h, select } from "./dom.js";
 
 export const CARD_W = 168;
 export const CARD_H = 232;
-const OVERSCAN = 2;                  // rows rendered above and below the visible ones
+const OVERSCAN = 1;                  // rows rendered above and below the visible ones
 const ARCHITECTURES = ["sd1", "sd2", "sdxl", "sd3", "flux", "chroma", "wan", "hunyuan_video", "qwen_image",
   "hidream", "lumina2", "ltxv", "unknown"];
 const ADAPTERS = ["lora", "locon", "loha", "lokr", "glora", "oft", "boft", "full"];
