@@ -167,3 +167,79 @@ def test_ten_thousand_loras_keep_the_dom_small(page, serve, library_10k):
     assert 0 < most <= 60
     assert height > 10000 / 7 * 200              # the spacer spans every row
     assert "lora_09999" in card_names(page)      # the last page was fetched and shown
+
+
+def test_mount_is_idempotent_and_modules_import_without_effects(page, serve, library_copy):
+    served = serve(library_copy("demo"))
+    open_panel(page, served)
+    again = page.evaluate("""async () => {
+        const { mountPanel } = await import('./panel/app.js');
+        const target = document.getElementById('lora-atlas-serve');
+        const before = window.loraAtlasPanel;
+        const host = before.host;
+        mountPanel(target, host); mountPanel(target, host);
+        return { panels: target.querySelectorAll('.lora-atlas').length, same: mountPanel(target, host) === before,
+                 cards: target.querySelectorAll('.la-card').length };
+    }""")
+    assert again == {"panels": 1, "same": True, "cards": again["cards"]} and again["cards"] > 0
+    # what ComfyUI does with every .js under web/: import it into a page that is not the serve page
+    page.goto(served.url + "panel/dom.js")
+    effects = page.evaluate("""async () => {
+        document.body.replaceChildren();
+        const names = ['api', 'services', 'dom', 'chart', 'gallery', 'detail', 'plan', 'actions', 'styles', 'app'];
+        for (const n of names) await import(`/panel/${n}.js`);
+        await import('/serve_main.js');
+        return { children: document.body.children.length, head: document.head.querySelectorAll('style').length,
+                 panel: typeof window.loraAtlasPanel };
+    }""")
+    assert effects == {"children": 0, "head": 0, "panel": "undefined"}
+
+
+def test_mount_paints_errors_into_the_container(page, serve, library_copy):
+    served = serve(library_copy("demo"))
+    open_panel(page, served)
+    text = page.evaluate("""async () => {
+        const { mountPanel } = await import('./panel/app.js');
+        const el = document.createElement('div');
+        document.body.appendChild(el);
+        mountPanel(el, { kind: 'comfy', apiBase: '/no-such-prefix', subscribe: () => () => {}, toast: () => {},
+                         getSetting: (id, d) => d, setSetting: () => {} });
+        await new Promise((ok) => setTimeout(ok, 1500));
+        return el.innerText;
+    }""")
+    assert "could not start" in text and "404" in text
+
+
+def test_keyboard_moves_through_the_grid_and_opens_a_card(page, serve, library_copy):
+    served = serve(library_copy("demo"))
+    every = served.api("/loras?limit=500")["items"]
+    open_panel(page, served)
+    page.focus(".la-scroller")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    focused = page.evaluate("document.activeElement.dataset.index")
+    assert focused == "2"
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".la-detail h2")
+    assert page.inner_text(".la-detail h2") == every[2]["name"]
+    page.keyboard.press("Escape")
+    assert page.locator(".la-tabs [aria-selected=true]").inner_text() == "Gallery"
+    page.focus(".la-scroller")
+    page.keyboard.press("End")
+    assert page.evaluate("document.activeElement.dataset.index") == str(len(every) - 1)
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate("document.activeElement.dataset.index") == str(len(every) - 1 - page.evaluate(
+        "Math.max(1, Math.floor(document.querySelector('.la-scroller').clientWidth / 168))"))
+
+
+def test_cards_carry_the_drag_payload(page, serve, library_copy):
+    served = serve(library_copy("demo"))
+    item = served.api("/loras?q=inksketch")["items"][0]
+    open_panel(page, served)
+    payload = page.evaluate("""() => {
+        const card = [...document.querySelectorAll('.la-card')].find((c) => c.innerText.includes('Ink Sketch'));
+        const dt = new DataTransfer();
+        card.dispatchEvent(new DragEvent('dragstart', { dataTransfer: dt, bubbles: true }));
+        return JSON.parse(dt.getData('application/x-lora-atlas'));
+    }""")
+    assert payload == {"id": item["id"], "name": "Ink Sketch", "rel": item["path"], "lora_name": item["path"]}

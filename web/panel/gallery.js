@@ -24,7 +24,6 @@ export function badges(item) {
   const out = [];
   if (!item.ok) out.push(["error", item.error || "unreadable"]);
   if (item.quarantined) out.push(["quarantined", "in the quarantine folder"]);
-  if (item.ok && !item.has_preview) out.push(["no preview", "no preview image yet"]);
   return out;
 }
 
@@ -150,7 +149,7 @@ export class Gallery {
     const { api, host } = this.ctx;
     const thumb = item.has_preview
       ? h("img", { src: api.previewUrl(item.id), loading: "lazy", decoding: "async", alt: "", draggable: "false" })
-      : h("div", { class: "la-noimg", "aria-hidden": "true" }, (item.architecture || "?").toUpperCase());
+      : h("div", { class: "la-noimg", "aria-hidden": "true" }, item.ok ? (item.architecture || "?").toUpperCase() : "not usable");
     const tags = [item.architecture, item.adapter, item.role].filter(Boolean)
       .map((t) => h("span", { class: "la-tag" }, t));
     const warn = badges(item).map(([label, title]) => h("span", { class: "la-badge", title }, label));
