@@ -29,6 +29,17 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
+# true once the cards of the rows at the scroll position are painted with their LoRAs
+SHOWN_AT_SCROLL = """() => {
+    const el = document.querySelector('.la-scroller');
+    const cols = Math.max(1, Math.floor(el.clientWidth / 168));
+    const total = parseInt(document.querySelector('.la-status').textContent, 10);
+    const i = Math.min(total - 1, Math.floor(el.scrollTop / 232) * cols + cols);
+    const card = document.querySelector(`.la-card[data-index="${i}"]`);
+    return Boolean(card && card.dataset.id);
+}"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -74,7 +85,7 @@ def measure(url: str) -> dict:
         most, steps, t = 0, 0, time.perf_counter()
         for top in range(0, total + view, view):
             page.evaluate(f"document.querySelector('.la-scroller').scrollTop = {top}")
-            page.wait_for_function("[...document.querySelectorAll('.la-card')].every(c => c.dataset.id)", timeout=30000)
+            page.wait_for_function(SHOWN_AT_SCROLL, timeout=30000)
             most = max(most, page.evaluate("document.querySelectorAll('.la-card').length"))
             steps += 1
         scroll_s = time.perf_counter() - t

@@ -54,17 +54,17 @@ export class Gallery {
       this.resize = new ResizeObserver(() => this.paint());
       this.resize.observe(this.scroller);
     }
-    ctx.services.onChange(() => this.reload());
+    ctx.services.onChange(() => this.reload(false));      // the library changed: same place, fresh cards
   }
 
   toolbar() {
     const f = this.filters;
-    const set = (k) => (e) => { f[k] = e.target.value; this.reload(); };
+    const set = (k) => (e) => { f[k] = e.target.value; this.reload(true); };
     const search = h("input", { type: "search", placeholder: "Search names, paths, trigger words", class: "la-search" });
     let timer = null;
     search.addEventListener("input", () => {
       clearTimeout(timer);
-      timer = setTimeout(() => { f.q = search.value.trim(); this.reload(); }, 180);
+      timer = setTimeout(() => { f.q = search.value.trim(); this.reload(true); }, 180);
     });
     const any = (label) => [["", label]];
     const yesNo = (label) => [["", label], ["1", "yes"], ["0", "no"]];
@@ -83,7 +83,8 @@ export class Gallery {
     return h("div", { class: "la-toolbar", role: "search" }, controls);
   }
 
-  async reload() {
+  /** Fetch the listing again; `fromTop` for a new search or filter, else the scroll position stays. */
+  async reload(fromTop = true) {
     const token = ++this.token;
     this.status.textContent = "Loading…";
     try {
@@ -91,8 +92,10 @@ export class Gallery {
       if (token !== this.token) return;
       this.win = win;
       this.clearCards();
-      this.scroller.scrollTop = 0;
-      this.focusIndex = 0;
+      if (fromTop) {
+        this.scroller.scrollTop = 0;
+        this.focusIndex = 0;
+      }
       this.status.textContent = `${win.total} LoRA${win.total === 1 ? "" : "s"}`;
       this.paint();
     } catch (err) {
