@@ -24,8 +24,10 @@ def _missing(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One chromium per test module. Not per session: Playwright's sync API keeps an event loop
+    running in this thread while it is open, and the aiohttp tests after this folder need none."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

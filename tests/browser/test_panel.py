@@ -59,6 +59,13 @@ def test_gallery_lists_and_filters(page, serve, library_copy):
     assert card_names(page) == ["Ink Sketch"]
 
     page.fill("input[type=search]", "")
+    broken = served.api("/loras?ok=0&limit=500")
+    page.select_option("select[name=ok]", "0")                # the route's own `ok` filter
+    wait_count(page, broken["total"])
+    assert sorted(card_names(page)) == sorted(it["name"] for it in broken["items"])
+    assert page.locator(".la-card .la-badge", has_text="error").count() == broken["total"]
+
+    page.select_option("select[name=ok]", "")
     page.select_option("select[name=has_preview]", "0")       # a filter applied in the page
     bare = [it["name"] for it in every["items"] if not it["has_preview"]]
     wait_count(page, len(bare))

@@ -76,6 +76,7 @@ export class Gallery {
       field("Role", select(any("any").concat(roles), "", { onchange: set("role"), name: "role" })),
       field("Base model", select(any("any").concat(BASE_HINTS), "", { onchange: set("base_model_hint"), name: "base_model_hint" })),
       field("Preview", select(yesNo("any"), "", { onchange: set("has_preview"), name: "has_preview" })),
+      field("Usable", select(yesNo("any"), "", { onchange: set("ok"), name: "ok" })),
       field("Quarantined", select(yesNo("any"), "", { onchange: set("quarantined"), name: "quarantined" })),
       field("Sort", select(SORTS, "path", { onchange: set("sort"), name: "sort" })),
     ];

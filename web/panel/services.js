@@ -5,7 +5,7 @@
 import { EVENT_JOB, EVENT_LIBRARY, EVENT_PREVIEW } from "./api.js";
 
 export const PAGE = 200;                       // listing items per request (the route allows 500)
-const SERVER_FILTERS = ["q", "architecture", "adapter", "role", "sort"];
+const SERVER_FILTERS = ["q", "architecture", "adapter", "role", "ok", "sort"];
 const WRITING_ACTIONS = new Set(["organize", "clean", "undo", "reconcile", "previews", "scan"]);
 
 /** The listing filters the route cannot apply: applied here over the server-filtered items. */
@@ -73,9 +73,8 @@ export class LoraService {
       return { total: all.length, get: (i) => all[i], ensure: async () => {} };
     }
     const key = this.key(filters);
-    await this.page(filters, key, 0);
+    const loaded = new Map([[0, await this.page(filters, key, 0)]]);
     const pages = this.pages.get(key);
-    const loaded = new Map();
     const self = this;
     return {
       total: this.totals.get(key) || 0,
