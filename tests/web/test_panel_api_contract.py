@@ -62,3 +62,11 @@ def test_no_url_outside_api_js():
                 text = fh.read()
             assert "/lora-atlas" not in text.replace('apiBase: "/lora-atlas"', "").replace(
                 'host.apiBase || "/lora-atlas"', ""), name
+
+
+def test_the_serve_page_preloads_every_panel_module():
+    """index.html lists every module for `modulepreload` (fetched at once, not import by import)."""
+    with open(os.path.join(WEB, "index.html"), encoding="utf-8") as fh:
+        preloaded = set(re.findall(r'rel="modulepreload" href="\./([^"]+)"', fh.read()))
+    modules = {f"panel/{n}" for n in os.listdir(os.path.join(WEB, "panel")) if n.endswith(".js")}
+    assert preloaded == modules | {"serve_main.js"}
