@@ -6,8 +6,9 @@ import argparse
 import os
 import sys
 
-HELP = """Serve the same HTTP routes as inside ComfyUI (/lora-atlas/loras, /lora-atlas/plan, jobs, ...)
-on a plain aiohttp server bound to a loopback address, for the LoRA roots given. Job progress is
+HELP = """Serve the panel (gallery, detail, plan builder, library jobs) at http://127.0.0.1:PORT/ and the
+same HTTP routes as inside ComfyUI (/lora-atlas/loras, /lora-atlas/plan, jobs, ...) on a plain
+aiohttp server bound to a loopback address, for the LoRA roots given. Job progress is
 sent on the /ws websocket as {"type": "lora-atlas.job", "data": ...}. Requests another web page
 could make the browser send are refused: a Host that is not loopback, a foreign Origin or
 Sec-Fetch-Site: cross-site (403), a POST/PUT/PATCH/DELETE body that is not application/json (415).
