@@ -95,7 +95,8 @@ class Panel {
     });
     this.root.replaceChildren(this.root.firstChild, tablist, ...Object.values(this.views));
     this.root.addEventListener("keydown", (e) => {
-      if (e.key === "Escape" && this.current === "detail") this.backToGallery();
+      const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName);     // Escape there keeps the edit
+      if (e.key === "Escape" && this.current === "detail" && !typing) this.backToGallery();
     });
     let tab = "gallery";
     try { tab = host.getSetting(TAB_SETTING, "gallery"); } catch (_) { /* a host without that setting */ }
