@@ -14,7 +14,7 @@ import json
 import os
 import weakref
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from .context import Context
 from .errors import ApiError
@@ -78,9 +78,14 @@ def make_app(roots, *, state: LibraryState | None = None, auto_scan: bool = True
     async def started(app):
         loop_box["loop"] = asyncio.get_running_loop()
 
+    async def closing(app):                  # an open panel must not hold Ctrl+C for a minute
+        for ws in list(sockets):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
+
     async def stopped(app):
         ctx.close()
 
     app.on_startup.append(started)
+    app.on_shutdown.append(closing)
     app.on_cleanup.append(stopped)
     return app

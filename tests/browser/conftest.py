@@ -42,9 +42,11 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
+def page(browser, serve):
+    """A fresh browser context's page (closed before the test's servers stop)."""
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"])
+    context.set_default_timeout(60000)       # a shared 2-core machine under load, not a hang
     pg = context.new_page()
     errors: list = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -27,8 +27,8 @@ SHOWN_AT_SCROLL = """() => {
 
 
 def open_panel(page, served):
-    page.goto(served.url)
-    page.wait_for_selector(".la-card[data-id]:not([data-id=''])", timeout=20000)
+    page.goto(served.url, wait_until="domcontentloaded")
+    page.wait_for_selector(".la-card[data-id]:not([data-id=''])")
 
 
 def card_names(page) -> list:
@@ -201,7 +201,7 @@ def test_mount_is_idempotent_and_modules_import_without_effects(page, serve, lib
     }""")
     assert again == {"panels": 1, "same": True, "cards": again["cards"]} and again["cards"] > 0
     # what ComfyUI does with every .js under web/: import it into a page that is not the serve page
-    page.goto(served.url + "panel/dom.js")
+    page.goto(served.url + "panel/dom.js", wait_until="domcontentloaded")
     effects = page.evaluate("""async () => {
         document.body.replaceChildren();
         const names = ['api', 'services', 'dom', 'chart', 'gallery', 'detail', 'plan', 'actions', 'styles', 'app'];
@@ -261,3 +261,15 @@ def test_cards_carry_the_drag_payload(page, serve, library_copy):
         return JSON.parse(dt.getData('application/x-lora-atlas'));
     }""")
     assert payload == {"id": item["id"], "name": "Ink Sketch", "rel": item["path"], "lora_name": item["path"]}
+
+
+def test_serve_stops_at_once_with_the_panel_open(page, serve, library_copy):
+    import signal
+    import time
+    served = serve(library_copy("demo"))
+    open_panel(page, served)
+    page.wait_for_function("window.loraAtlasPanel.h.socket.readyState === 1")
+    t = time.monotonic()
+    served.proc.send_signal(signal.SIGINT)               # Ctrl+C
+    served.proc.wait(30)
+    assert time.monotonic() - t < 4                      # not aiohttp's 60 s wait for the websocket
