@@ -64,6 +64,7 @@ bench: env
 	$(PY) bench/bench_analyze.py
 	$(PY) bench/bench_library.py
 	$(PY) bench/bench_plan.py
+	$(PY) bench/bench_panel.py
 	$(PY) bench/bench_previews.py   # needs COMFYUI_DIR / COMFYUI_PYTHON / LORA_ATLAS_SD15, else it says so
 
 clean:

@@ -1,4 +1,4 @@
-"""`lora-atlas serve DIR...`: the /lora-atlas/ routes on loopback, without ComfyUI (the sidebar panel will be served here too once it exists)."""
+"""`lora-atlas serve DIR...`: the /lora-atlas/ routes and the panel (at /) on loopback, without ComfyUI."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import argparse
 import os
 import sys
 
-HELP = """Serve the same HTTP routes as inside ComfyUI (/lora-atlas/loras, /lora-atlas/plan, jobs, ...)
-on a plain aiohttp server bound to a loopback address, for the LoRA roots given. Job progress is
+HELP = """Serve the panel (gallery, detail, plan builder, library jobs) at http://127.0.0.1:PORT/ and the
+same HTTP routes as inside ComfyUI (/lora-atlas/loras, /lora-atlas/plan, jobs, ...) on a plain
+aiohttp server bound to a loopback address, for the LoRA roots given. Job progress is
 sent on the /ws websocket as {"type": "lora-atlas.job", "data": ...}. Requests another web page
 could make the browser send are refused: a Host that is not loopback, a foreign Origin or
 Sec-Fetch-Site: cross-site (403), a POST/PUT/PATCH/DELETE body that is not application/json (415).
@@ -39,6 +40,6 @@ def run(args) -> int:
         print(f"lora-atlas serve: not a folder: {', '.join(missing)}", file=sys.stderr)
         return 2
     app = make_app([os.path.abspath(d) for d in args.dirs])
-    print(f"LoRA Atlas on http://{args.host}:{args.port}/lora-atlas/loras  (Ctrl+C to stop)", file=sys.stderr)
+    print(f"LoRA Atlas on http://{args.host}:{args.port}/  (the panel; Ctrl+C to stop)", file=sys.stderr)
     web.run_app(app, host=args.host, port=args.port, print=None)
     return 0

@@ -14,7 +14,7 @@ import json
 import os
 import weakref
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from .context import Context
 from .errors import ApiError
@@ -65,16 +65,27 @@ def make_app(roots, *, state: LibraryState | None = None, auto_scan: bool = True
             pass
         return ws
 
+    index_html = os.path.join(WEB_DIR, "index.html")
+    if os.path.isfile(index_html):
+        @routes.get("/")
+        async def panel(request):            # the panel's page (web/index.html, web/serve_main.js)
+            return web.FileResponse(index_html, headers={"Cache-Control": "no-cache"})
+
     app.add_routes(routes)
-    if os.path.isfile(os.path.join(WEB_DIR, "index.html")):
+    if os.path.isfile(index_html):
         app.router.add_static("/", WEB_DIR, show_index=False)
 
     async def started(app):
         loop_box["loop"] = asyncio.get_running_loop()
 
+    async def closing(app):                  # an open panel must not hold Ctrl+C for a minute
+        for ws in list(sockets):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
+
     async def stopped(app):
         ctx.close()
 
     app.on_startup.append(started)
+    app.on_shutdown.append(closing)
     app.on_cleanup.append(stopped)
     return app
