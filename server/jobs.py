@@ -22,6 +22,7 @@ from ..library.previews import render
 from ..library.previews.client import HttpComfyClient
 from ..library.errors import InvalidDocument, LibraryBusy, LibraryError, NotFound
 from .events import EVENT_JOB
+from .preview_queue import local_clients, render_tracked
 
 MAX_JOBS_KEPT = 200
 
@@ -58,11 +59,13 @@ def _servers(name, value):
 
 
 def _previews(root, o, progress):
+    """On the given servers; without one, on the ComfyUI this server runs in (preview_queue.py),
+    else (or with `plan: true`) only the plan."""
     select = "all" if o.get("all") else "missing"
-    if not o.get("servers"):
+    clients = [HttpComfyClient(url) for url in o["servers"]] if o.get("servers") else local_clients(progress)
+    if o.get("plan") or not clients:
         return render.plan_previews(root, select=select).to_dict()
-    clients = [HttpComfyClient(url) for url in o["servers"]]
-    return render.render_previews(root, clients, select=select, progress=progress).to_dict()
+    return render_tracked(root, clients, progress, select=select, ab=bool(o.get("ab")))
 
 
 ACTIONS = {
@@ -80,7 +83,8 @@ ACTIONS = {
         root, repair=bool(o.get("repair")), progress=progress).to_dict(),
         writes=lambda o: bool(o.get("repair")), options={"repair": _flag}),
     "undo": JobAction(lambda root, o, progress: operations.undo(root).to_dict(), writes=True),
-    "previews": JobAction(_previews, writes=True, options={"servers": _servers, "all": _flag}),
+    "previews": JobAction(_previews, writes=True, options={"servers": _servers, "all": _flag, "ab": _flag,
+                                                          "plan": _flag}),
 }
 
 
@@ -151,6 +155,7 @@ class JobRunner:
             last[0] = now
             job["progress"] = {"phase": phase, "done": done, "total": total, "path": path}
             send(EVENT_JOB, _view(job))
+        progress.runner, progress.job = self, job         # for actions that report more than progress
 
         job["state"] = "running"
         send(EVENT_JOB, _view(job))

@@ -38,6 +38,7 @@ ROUTES = (
     ("POST", "/jobs/{action}", job_routes.start_job),
     ("GET", "/jobs", job_routes.list_jobs),
     ("GET", "/jobs/{jid}", job_routes.get_job),
+    ("GET", "/previews/queue", job_routes.previews_queue),
     ("GET", "/settings", job_routes.get_settings),
     ("PUT", "/settings", job_routes.put_settings),
 )

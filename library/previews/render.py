@@ -38,7 +38,7 @@ from ..organize_index import index_plan
 from ..organize_apply import apply
 from ..scan import scan
 from ..store import Store
-from . import graph, prompts
+from . import baseline, graph, prompts
 from . import settings as S
 from .client import ComfyError, saved_images
 # plan_previews is offered here too: render.py is where the CLI and the job find both halves.
@@ -96,8 +96,10 @@ class _Server:
 
 
 def render_previews(root: str, clients: list, *, select: str = "missing", paths=None, force: bool = False,
-                    timeout: float = RENDER_TIMEOUT, progress=None, now: str | None = None) -> PreviewReport:
-    """Render and write the previews (see the module docstring); one Result per LoRA."""
+                    timeout: float = RENDER_TIMEOUT, progress=None, now: str | None = None, ab: bool = False,
+                    on_result=None) -> PreviewReport:
+    """Render and write the previews (see the module docstring); one Result per LoRA. `ab` adds the
+    baseline without the LoRA (baseline.py); `on_result(result)` hears each rendered LoRA's outcome."""
     root = check_root(root)
     settings = S.load_settings(root)
     if not clients:
@@ -125,7 +127,13 @@ def render_previews(root: str, clients: list, *, select: str = "missing", paths=
                 result, data, record = _render_with(t, i, live, servers, settings, nonce, timeout)
                 if data is not None:
                     run = _write(root, t, data, record, result, force, run, now)
+                if ab and data is not None and result.status == "ok":
+                    client = next(s.client for s in live if s.name == result.server)
+                    run = baseline.add_baseline(root, t, result, client, settings, filename_prefix(nonce, t),
+                                                timeout, run)
                 report.results.append(result)
+                if on_result:
+                    on_result(result)
             if progress:
                 progress("render", len(targets), len(targets), None)
             if run is not None:
