@@ -32,6 +32,11 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true", help="also replace previews you placed (undo restores them)")
     p.add_argument("--timeout", type=float, default=render.RENDER_TIMEOUT, metavar="S",
                    help="seconds to wait for one preview (default %(default)g)")
+    p.add_argument("--ab", action="store_true",
+                   help="also render the same seed without the LoRA, saved beside it as preview.base.png")
+    p.add_argument("--grid", action="store_true",
+                   help="render the block-weight grid of the one LORA given (needs LoRA Atlas on the server)")
+    p.add_argument("--strengths", default="0.5,1.0", metavar="LIST", help="the grid's columns (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(run=run)
 
@@ -40,12 +45,23 @@ def run(args) -> int:
     select = "all" if args.all else "missing"
 
     def call():
+        if args.grid:
+            return _grid(args)
         if not args.server:
             return render.plan_previews(args.dir, select=select, paths=args.paths, force=args.force)
         clients = [HttpComfyClient(url) for url in args.server]
         return render.render_previews(args.dir, clients, select=select, paths=args.paths, force=args.force,
-                                      timeout=args.timeout, progress=progress_bar(not args.json))
+                                      timeout=args.timeout, progress=progress_bar(not args.json), ab=args.ab)
     return execute(args, "previews", call, lambda report: _render(report, args), lambda r: 1 if r.failed else 0)
+
+
+def _grid(args):
+    from ..library.errors import InvalidDocument
+    from ..library.previews.grid import render_grid
+    if len(args.paths) != 1 or len(args.server) != 1:
+        raise InvalidDocument(["--grid renders one LoRA on one server: previews DIR LORA --grid --server URL"])
+    return render_grid(args.dir, args.paths[0], HttpComfyClient(args.server[0]), strengths=args.strengths,
+                       timeout=args.timeout)
 
 
 def _render(report, args) -> None:

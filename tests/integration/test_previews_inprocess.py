@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import struct
 import time
 from dataclasses import replace
@@ -94,6 +95,15 @@ def start_time(entry: dict) -> int:
     raise AssertionError(entry["status"])
 
 
+def keep_pictures(names: dict) -> None:
+    """With LORA_ATLAS_PICTURES=DIR, copy the rendered images there (README's docs/ pictures)."""
+    out = os.environ.get("LORA_ATLAS_PICTURES")
+    if out:
+        os.makedirs(out, exist_ok=True)
+        for name, path in names.items():
+            shutil.copyfile(path, os.path.join(out, name))
+
+
 def queued_previews(server) -> list:
     _, queue = get_json(server, "/queue")
     return [item for item in queue["queue_running"] + queue["queue_pending"]
@@ -159,6 +169,56 @@ def test_previews_render_in_process_at_low_priority_with_ab_and_undo_restores(se
         index = {e["filename"]: e for e in json.load(fh).values()}
     assert index["style00.safetensors"]["has_preview"]
 
+    keep_pictures({"ab_with_lora.png": os.path.join(folder, "preview.png"),
+                   "ab_baseline.png": os.path.join(folder, "preview.base.png")})
+
     status, job = send(server, "POST", "/lora-atlas/jobs/undo", {"root": server["root"]})
     assert status == 202 and wait_job(server, job["job"]["id"])["state"] == "done"
     assert tree_hashes(root) == organized
+
+
+def run_graph(server, graph: dict) -> dict:
+    status, queued = send(server, "POST", "/prompt", {"prompt": graph, "client_id": "the-users-browser"})
+    assert status == 200, queued
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        _, history = get_json(server, f"/history/{queued['prompt_id']}")
+        entry = history.get(queued["prompt_id"])
+        if entry and entry["status"].get("status_str") in ("success", "error"):
+            return entry
+        time.sleep(0.2)
+    raise AssertionError("the graph did not finish")
+
+
+def test_save_as_lora_preview_node_writes_the_image_as_the_loras_preview(server):
+    root = server["loras"]
+    _, listing = get_json(server, "/lora-atlas/loras?refresh=1&q=style01&limit=5")
+    item = listing["items"][0]
+    graph = {"1": {"class_type": "EmptyImage", "inputs": {"width": 96, "height": 80, "batch_size": 1, "color": 255}},
+             "2": {"class_type": "LoraAtlasSavePreview", "inputs": {"images": ["1", 0], "lora_name": item["lora_name"],
+                                                                    "overwrite": False}}}
+    entry = run_graph(server, graph)
+    assert entry["status"]["status_str"] == "success", json.dumps(entry["status"])[-2000:]
+    assert entry["outputs"]["2"]["text"][0].startswith("ok: "), entry["outputs"]
+    folder = os.path.dirname(os.path.join(root, item["path"]))
+    assert png_size(os.path.join(folder, "preview.png")) == (96, 80)
+    assert png_size(os.path.join(folder, "style01.preview.png")) == (96, 80)
+    with open(os.path.join(folder, "config.yaml")) as fh:
+        assert "Save as LoRA Preview" in fh.read()
+    _, again = get_json(server, f"/lora-atlas/loras/{item['id']}")
+    assert again["has_preview"]
+
+
+def test_block_grid_from_the_cli_through_the_node(server, capsys):
+    from lora_atlas.cli import main
+    root = server["loras"]
+    _, listing = get_json(server, "/lora-atlas/loras?refresh=1&q=style02&limit=5")
+    rel = listing["items"][0]["path"]
+    code = main(["previews", root, rel, "--grid", "--strengths", "1", "--server", server["url"], "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0, doc
+    (result,) = doc["results"]
+    assert result["status"] == "ok" and result["files"] == [os.path.dirname(rel) + "/preview.grid.png"], result
+    width, height = png_size(os.path.join(root, result["files"][0]))
+    assert width == 72 + (64 + 4) and height == 20 + 18 + 3 * (64 + 4)     # label column + one strength; IN, MID, OUT
+    keep_pictures({"block_grid.png": os.path.join(root, result["files"][0])})
