@@ -22,6 +22,7 @@ from ComfyUI's output (or temp) folder, confined to it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import itertools
 import json
@@ -80,7 +81,12 @@ class InProcessComfyClient(ComfyClient):
         if running is loop:
             coro.close()
             raise ComfyError("refused", "the in-process client cannot wait on ComfyUI's own event loop")
-        return asyncio.run_coroutine_threadsafe(coro, loop).result(LOOP_TIMEOUT)
+        try:
+            return asyncio.run_coroutine_threadsafe(coro, loop).result(LOOP_TIMEOUT)
+        except concurrent.futures.TimeoutError:
+            raise ComfyError("timeout", f"ComfyUI's event loop did not answer in {LOOP_TIMEOUT:g} s") from None
+        except Exception as exc:  # noqa: BLE001 - ComfyUI's own failure, reported per LoRA
+            raise ComfyError("refused", f"ComfyUI could not check the prompt: {type(exc).__name__}: {exc}") from None
 
     # --- the interface ---------------------------------------------------------------------------
 

@@ -110,12 +110,17 @@ def queued_previews(server) -> list:
             if str(item[3].get("client_id", "")).startswith("lora-atlas-")]
 
 
+def organize(server) -> None:
+    """Every LoRA in a folder of its own (a no-op once done)."""
+    status, job = send(server, "POST", "/lora-atlas/jobs/organize", {"root": server["root"], "previews": False})
+    assert status == 202 and wait_job(server, job["job"]["id"])["state"] == "done"
+
+
 def test_previews_render_in_process_at_low_priority_with_ab_and_undo_restores(server):
     """A user prompt queued AFTER a preview runs BEFORE it; every preview and baseline is a 64×64
     PNG through the journal; config/index follow; undo restores the organized library."""
     root = server["loras"]
-    status, job = send(server, "POST", "/lora-atlas/jobs/organize", {"root": server["root"], "previews": False})
-    assert status == 202 and wait_job(server, job["job"]["id"])["state"] == "done"
+    organize(server)
     organized = tree_hashes(root)
 
     status, first = send(server, "POST", "/prompt", {"prompt": user_graph(1), "client_id": "the-users-browser"})
@@ -192,6 +197,7 @@ def run_graph(server, graph: dict) -> dict:
 
 def test_save_as_lora_preview_node_writes_the_image_as_the_loras_preview(server):
     root = server["loras"]
+    organize(server)
     _, listing = get_json(server, "/lora-atlas/loras?refresh=1&q=style01&limit=5")
     item = listing["items"][0]
     graph = {"1": {"class_type": "EmptyImage", "inputs": {"width": 96, "height": 80, "batch_size": 1, "color": 255}},
@@ -212,6 +218,7 @@ def test_save_as_lora_preview_node_writes_the_image_as_the_loras_preview(server)
 def test_block_grid_from_the_cli_through_the_node(server, capsys):
     from lora_atlas.cli import main
     root = server["loras"]
+    organize(server)
     _, listing = get_json(server, "/lora-atlas/loras?refresh=1&q=style02&limit=5")
     rel = listing["items"][0]["path"]
     code = main(["previews", root, rel, "--grid", "--strengths", "1", "--server", server["url"], "--json"])
