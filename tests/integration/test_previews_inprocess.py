@@ -182,6 +182,18 @@ def test_previews_render_in_process_at_low_priority_with_ab_and_undo_restores(se
     assert tree_hashes(root) == organized
 
 
+def find_lora(server, name: str) -> dict:
+    """The listing item of LoRA `name` (the listing is rebuilt in the background after a write)."""
+    deadline = time.monotonic() + 60
+    while True:
+        _, listing = get_json(server, "/lora-atlas/loras?refresh=1&limit=100")
+        found = [it for it in listing["items"] if os.path.basename(it["path"]) == name + ".safetensors"]
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, listing
+        time.sleep(0.5)
+
+
 def run_graph(server, graph: dict) -> dict:
     status, queued = send(server, "POST", "/prompt", {"prompt": graph, "client_id": "the-users-browser"})
     assert status == 200, queued
@@ -198,8 +210,7 @@ def run_graph(server, graph: dict) -> dict:
 def test_save_as_lora_preview_node_writes_the_image_as_the_loras_preview(server):
     root = server["loras"]
     organize(server)
-    _, listing = get_json(server, "/lora-atlas/loras?refresh=1&q=style01&limit=5")
-    item = listing["items"][0]
+    item = find_lora(server, "style01")
     graph = {"1": {"class_type": "EmptyImage", "inputs": {"width": 96, "height": 80, "batch_size": 1, "color": 255}},
              "2": {"class_type": "LoraAtlasSavePreview", "inputs": {"images": ["1", 0], "lora_name": item["lora_name"],
                                                                     "overwrite": False}}}
@@ -219,8 +230,7 @@ def test_block_grid_from_the_cli_through_the_node(server, capsys):
     from lora_atlas.cli import main
     root = server["loras"]
     organize(server)
-    _, listing = get_json(server, "/lora-atlas/loras?refresh=1&q=style02&limit=5")
-    rel = listing["items"][0]["path"]
+    rel = find_lora(server, "style02")["path"]
     code = main(["previews", root, rel, "--grid", "--strengths", "1", "--server", server["url"], "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert code == 0, doc
