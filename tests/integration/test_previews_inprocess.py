@@ -230,7 +230,7 @@ def test_block_grid_from_the_cli_through_the_node(server, capsys):
     from lora_atlas.cli import main
     root = server["loras"]
     organize(server)
-    rel = find_lora(server, "style02")["path"]
+    rel = find_lora(server, "style00")["path"]
     code = main(["previews", root, rel, "--grid", "--strengths", "1", "--server", server["url"], "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert code == 0, doc
