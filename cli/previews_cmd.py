@@ -19,6 +19,7 @@ import sys
 import threading
 
 from ..library.previews import render
+from ..library.previews.client import HttpComfyClient
 from ..library.previews.dispatch import Cancel
 from ..library.previews.live import LiveComfyClient
 from ..library.previews.local import LocalComfyUI
@@ -44,6 +45,11 @@ def register(sub) -> None:
     add_runner_flags(p)
     p.add_argument("--all", action="store_true", help="also re-render previews LoRA Atlas rendered before")
     p.add_argument("--force", action="store_true", help="also replace previews you placed (undo restores them)")
+    p.add_argument("--ab", action="store_true",
+                   help="also render the same seed without the LoRA, saved beside it as preview.base.png")
+    p.add_argument("--grid", action="store_true",
+                   help="render the block-weight grid of the one LORA given (needs LoRA Atlas on the server)")
+    p.add_argument("--strengths", default="0.5,1.0", metavar="LIST", help="the grid's columns (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(run=run)
 
@@ -79,7 +85,8 @@ def render_with(args, root: str, *, select: str = "missing", paths=None, force: 
                 urls.append(local.url)
             clients = [LiveComfyClient(url) for url in urls]
             return render.render_previews(root, clients, select=select, paths=paths, force=force,
-                                          timeout=args.timeout, progress=progress, cancel=cancel)
+                                          timeout=args.timeout, progress=progress, cancel=cancel,
+                                          ab=getattr(args, "ab", False))
 
 
 @contextlib.contextmanager
@@ -113,6 +120,8 @@ def run(args) -> int:
     select = "all" if args.all else "missing"
 
     def call():
+        if args.grid:
+            return _grid(args)
         if not renders(args):
             return render.plan_previews(args.dir, select=select, paths=args.paths, force=args.force)
         return render_with(args, args.dir, select=select, paths=args.paths, force=args.force,
@@ -121,7 +130,16 @@ def run(args) -> int:
 
 
 def exit_code(report) -> int:
-    return 130 if report.cancelled else 1 if report.failed else 0
+    return 130 if getattr(report, "cancelled", False) else 1 if report.failed else 0
+
+
+def _grid(args):
+    from ..library.errors import InvalidDocument
+    from ..library.previews.grid import render_grid
+    if len(args.paths) != 1 or len(args.server) != 1:
+        raise InvalidDocument(["--grid renders one LoRA on one server: previews DIR LORA --grid --server URL"])
+    return render_grid(args.dir, args.paths[0], HttpComfyClient(args.server[0]), strengths=args.strengths,
+                       timeout=args.timeout)
 
 
 def show(report, args) -> None:

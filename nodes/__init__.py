@@ -14,9 +14,9 @@ serves them at /lora-atlas/... and /api/lora-atlas/...).
 
 from __future__ import annotations
 
-from . import analyzer, apply_plan, browser, planner, stack
+from . import analyzer, apply_plan, block_grid, browser, planner, save_preview, stack
 
-_FAMILIES = (browser, analyzer, planner, apply_plan, stack)
+_FAMILIES = (browser, analyzer, planner, apply_plan, stack, block_grid, save_preview)
 
 NODE_CLASS_MAPPINGS: dict = {}
 NODE_DISPLAY_NAME_MAPPINGS: dict = {}

@@ -47,6 +47,8 @@ def get_context():
         if ps is not None:
             state = LibraryState(lora_roots, send=ps.send_sync, on_files_changed=refresh_lora_list,
                                  roots_source="folder_paths (models/loras and extra_model_paths.yaml)")
+            from .inprocess import local_client
+            state.preview_client = local_client       # a previews job without --server renders here
         else:
             state = LibraryState([r for r in os.environ.get("LORA_ATLAS_ROOTS", "").split(os.pathsep) if r])
         _context = Context(state)

@@ -9,8 +9,9 @@ an event goes out through `PromptServer.send_sync(name, data)` and reaches the f
                          "path"} or null, "result": the action's report or null, "error": text or null}
     lora-atlas.library   a background scan found new, changed, moved or vanished files:
                          {"root": real path, "changed": true}; clients refresh their listing
-    lora-atlas.preview   (reserved for preview rendering) one preview written or failed:
-                         {"id", "path", "state", "error"}
+    lora-atlas.preview   one LoRA of a previews job started or ended (server/preview_queue.py):
+                         {"id": the job, "path", "state": "running" | "done" | "failed" |
+                         "skipped", "error": text or null}
 
 A new event gets a name here and a line in this table before any host sends it.
 """

@@ -6,6 +6,7 @@ from ..engine.planner import DEFAULT_HEADROOM, DEFAULT_POLICY, DEFAULT_ROLE_ORDE
 from ..version import __version__
 from .errors import ApiError
 from .http import int_param, json_response, read_json
+from .preview_queue import PreviewQueue
 
 
 async def start_job(request, ctx):
@@ -24,6 +25,10 @@ async def get_job(request, ctx):
 
 async def cancel_job(request, ctx):
     return json_response({"job": ctx.jobs.cancel(int_param(request.match_info["jid"], "id"))})
+
+async def previews_queue(request, ctx):
+    """The previews job's pending/running/done/failed counts and each LoRA's state."""
+    return json_response(PreviewQueue.of(ctx.jobs).snapshot())
 
 
 async def get_settings(request, ctx):

@@ -23,6 +23,7 @@ from ..library.previews.dispatch import Cancel
 from ..library.previews.live import LiveComfyClient
 from ..library.errors import InvalidDocument, LibraryBusy, LibraryError, NotFound
 from .events import EVENT_JOB
+from .preview_queue import local_clients, render_tracked
 
 MAX_JOBS_KEPT = 200
 FINISHED = ("done", "failed", "cancelled")
@@ -61,11 +62,13 @@ def _servers(name, value):
 
 
 def _previews(root, o, progress, cancel=None):
+    """On the given servers; without one, on the ComfyUI this server runs in (preview_queue.py),
+    else (or with `plan: true`) only the plan."""
     select = "all" if o.get("all") else "missing"
-    if not o.get("servers"):
+    clients = [LiveComfyClient(url) for url in o["servers"]] if o.get("servers") else local_clients(progress)
+    if o.get("plan") or not clients:
         return render.plan_previews(root, select=select).to_dict()
-    clients = [LiveComfyClient(url) for url in o["servers"]]
-    return render.render_previews(root, clients, select=select, progress=progress, cancel=cancel).to_dict()
+    return render_tracked(root, clients, progress, select=select, ab=bool(o.get("ab")), cancel=cancel)
 
 
 ACTIONS = {
@@ -83,7 +86,8 @@ ACTIONS = {
         root, repair=bool(o.get("repair")), progress=progress).to_dict(),
         writes=lambda o: bool(o.get("repair")), options={"repair": _flag}),
     "undo": JobAction(lambda root, o, progress: operations.undo(root).to_dict(), writes=True),
-    "previews": JobAction(_previews, writes=True, options={"servers": _servers, "all": _flag}, cancellable=True),
+    "previews": JobAction(_previews, writes=True, options={"servers": _servers, "all": _flag, "ab": _flag,
+                                                          "plan": _flag}, cancellable=True),
 }
 
 
@@ -176,6 +180,7 @@ class JobRunner:
             last[0] = now
             job["progress"] = {"phase": phase, "done": done, "total": total, "path": path}
             send(EVENT_JOB, _view(job))
+        progress.runner, progress.job = self, job         # for actions that report more than progress
 
         action = ACTIONS[job["action"]]
         extra = {"cancel": job["_cancel"]} if action.cancellable else {}

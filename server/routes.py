@@ -39,6 +39,7 @@ ROUTES = (
     ("GET", "/jobs", job_routes.list_jobs),
     ("GET", "/jobs/{jid}", job_routes.get_job),
     ("POST", "/jobs/{jid}/cancel", job_routes.cancel_job),
+    ("GET", "/previews/queue", job_routes.previews_queue),
     ("GET", "/settings", job_routes.get_settings),
     ("PUT", "/settings", job_routes.put_settings),
 )

@@ -39,7 +39,7 @@ from ..organize_index import index_plan
 from ..organize_apply import apply
 from ..scan import scan
 from ..store import Store
-from . import graph, prompts
+from . import baseline, graph, prompts
 from . import settings as S
 from .client import ComfyError, saved_images
 from .dispatch import Cancel, Server, dispatch
@@ -89,8 +89,9 @@ def server_lora_name(t: Target, loras: list, atlas_paths: dict | None = None) ->
 
 def render_previews(root: str, clients: list, *, select: str = "missing", paths=None, force: bool = False,
                     timeout: float = RENDER_TIMEOUT, progress=None, now: str | None = None,
-                    cancel: Cancel | None = None) -> PreviewReport:
-    """Render and write the previews (see the module docstring); one Result per LoRA."""
+                    cancel: Cancel | None = None, ab: bool = False, on_result=None) -> PreviewReport:
+    """Render and write the previews (see the module docstring); one Result per LoRA. `ab` adds the
+    baseline without the LoRA (baseline.py); `on_result(result)` hears each LoRA's outcome."""
     root = check_root(root)
     settings = S.load_settings(root)
     if not clients:
@@ -108,7 +109,8 @@ def render_previews(root: str, clients: list, *, select: str = "missing", paths=
             servers = [Server(c) for c in clients]
             try:
                 run = _render_all(root, targets, servers, settings, report, force=force, nonce=nonce,
-                                  timeout=timeout, progress=progress, now=now, cancel=cancel)
+                                  timeout=timeout, progress=progress, now=now, cancel=cancel, ab=ab,
+                                  on_result=on_result)
             finally:
                 for s in servers:
                     s.close()
@@ -125,7 +127,8 @@ def render_previews(root: str, clients: list, *, select: str = "missing", paths=
     return report
 
 
-def _render_all(root, targets, servers, settings, report, *, force, nonce, timeout, progress, now, cancel):
+def _render_all(root, targets, servers, settings, report, *, force, nonce, timeout, progress, now, cancel,
+                ab=False, on_result=None):
     """Connect, dispatch the LoRAs with a template, write each preview as it arrives; the journal run."""
     for s in servers:
         if progress:
@@ -153,9 +156,14 @@ def _render_all(root, targets, servers, settings, report, *, force, nonce, timeo
             data, record = outcome.value
             result = Result(t.path, "ok", server=name, prompt=record)
             run = _write(root, t, data, record, result, force, run, now)
+            if ab:
+                run = baseline.add_baseline(root, t, result, outcome.server.client, settings,
+                                            filename_prefix(nonce, t), timeout, run)
         report.results.append(result)
         if progress:
             progress("render", n, len(todo), t.path)
+        if on_result:
+            on_result(result)
     for s, view in zip(servers, report.servers):
         view["error"] = view["error"] or s.error      # a server that went away during the run
     return run

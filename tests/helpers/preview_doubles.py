@@ -1,6 +1,9 @@
 """Test doubles of the previews' ComfyClient *interface* (not of ComfyUI): they list the models and LoRAs
 given and "render" fixed PNG bytes, so the writing, journal, dispatch and cancel logic can be tested
-without a server. Rendering itself is tested against a real ComfyUI in tests/integration."""
+without a server. Rendering itself is tested against a real ComfyUI in tests/integration.
+`PairClient` 'renders' one PNG for a graph with the LoRA (WITH), another for the same graph without
+it (WITHOUT) and GRID for the block-grid node's graph: what the A/B pair, the grid, the job and the
+queue route write and report."""
 
 from __future__ import annotations
 
@@ -13,10 +16,10 @@ from lora_atlas.library.previews.client import ComfyClient
 CKPT = "sd15_random.safetensors"
 
 
-def _png(w=64, h=64) -> bytes:
+def _png(w=64, h=64, shade=0x80) -> bytes:
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    raw = b"".join(b"\x00" + b"\x80" * (w * 3) for _ in range(h))
+    raw = b"".join(b"\x00" + bytes([shade]) * (w * 3) for _ in range(h))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
@@ -53,3 +56,34 @@ class FixedPngClient(ComfyClient):
 
     def image(self, ref):
         return self.png
+
+
+WITH, WITHOUT, GRID = _png(8, 8, 200), _png(8, 8, 40), _png(8, 8, 120)
+
+
+class PairClient(FixedPngClient):
+    """Tells graphs apart by their nodes: a LoraLoader gives WITH, none WITHOUT, the grid node GRID.
+    `nodes` are extra node types it has (object_info takes any input)."""
+
+    name = "pair-double"
+
+    def __init__(self, loras, nodes=("LoraAtlasBlockGrid",)):
+        super().__init__(loras)
+        self.nodes = set(nodes)
+
+    def object_info(self):
+        info = super().object_info()
+        for node in self.nodes:
+            info[node] = {"input": {"required": {}}, "output": ["IMAGE"]}
+        return info
+
+    def queue(self, prompt):
+        self.queued.append(prompt)
+        return str(len(self.queued))
+
+    def wait(self, prompt_id, timeout, progress=None):
+        return {"9": {"images": [{"filename": f"{prompt_id}.png", "subfolder": "", "type": "output"}]}}
+
+    def image(self, ref):
+        types = {n["class_type"] for n in self.queued[int(ref["filename"][:-4]) - 1].values()}
+        return GRID if "LoraAtlasBlockGrid" in types else WITH if "LoraLoader" in types else WITHOUT

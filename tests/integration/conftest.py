@@ -49,6 +49,7 @@ def run_oracle(env: dict, arch: str, files, vector: str | None = None, inspire: 
 
 # --- a real ComfyUI server with the pack loaded through --extra-model-paths-config -----------
 
+import contextlib  # noqa: E402
 import socket  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
@@ -81,7 +82,19 @@ def comfy_server(comfy_env, sd15_checkpoint, tmp_path_factory):
     folder holding a symlink to this checkout (nothing copied) and a LoRA library of our fixtures."""
     from libraries import build_comfy_library as build_library   # tests/helpers, via pytest `pythonpath`
 
-    base = tmp_path_factory.mktemp("comfy")
+    with launch_comfy(comfy_env, sd15_checkpoint, tmp_path_factory.mktemp("comfy"), build_library) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def comfy_launcher():
+    """`launch_comfy` for a test module that needs a server (and a library) of its own."""
+    return launch_comfy
+
+
+@contextlib.contextmanager
+def launch_comfy(comfy_env, sd15_checkpoint, base, build_library):
+    """A ComfyUI server in `base` whose loras folder `build_library(path)` fills; stopped on exit."""
     for d in ("custom_nodes", "checkpoints", "base/custom_nodes", "base/models/loras", "out", "tmp", "in", "user"):
         (base / d).mkdir(parents=True)
     os.symlink(REPO, base / "custom_nodes" / "lora_atlas")

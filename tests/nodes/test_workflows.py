@@ -20,7 +20,8 @@ def test_example_workflows_are_in_sync():
 def test_example_workflows_use_known_nodes_and_every_node_of_ours():
     used = {node["class_type"] for graph in GRAPHS.values() for node in graph.values()}
     assert used <= set(NODE_CLASS_MAPPINGS) | set(WIDGETS)
-    assert set(NODE_CLASS_MAPPINGS) - used == {"LoraAtlasPlanToStack"}
+    # the preview nodes render (grid) or write a library (save): tests/integration/test_previews_inprocess.py
+    assert set(NODE_CLASS_MAPPINGS) - used == {"LoraAtlasPlanToStack", "LoraAtlasBlockGrid", "LoraAtlasSavePreview"}
     for name in GRAPHS:
         doc = json.loads(render(name))
         ids = {n["id"] for n in doc["nodes"]}

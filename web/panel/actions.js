@@ -64,10 +64,20 @@ export class LibraryActions {
   async poll(id) {
     for (let i = 0; i < 600; i++) {
       const entry = this.jobs.get(id);
-      if (!entry || entry.job.state === "done" || entry.job.state === "failed") return;
+      if (!entry || ["done", "failed", "cancelled"].includes(entry.job.state)) return;
       await new Promise((r) => setTimeout(r, 1000));
       if (!this.el.isConnected && i > 5) return;
       try { this.update(await this.ctx.api.getJob(id)); } catch (_) { return; }
+    }
+  }
+
+  /** A previews job stops after the LoRAs rendering (its waiting prompts are taken back). */
+  async cancel(id) {
+    try {
+      const { job } = await this.ctx.api.cancelJob(id);
+      this.update(job);
+    } catch (err) {
+      this.list.prepend(errorBox(`cancel #${id}: ${err.message}`));
     }
   }
 
@@ -85,8 +95,12 @@ export class LibraryActions {
     const bar = h("progress", { max: p && p.total ? p.total : 1, value: job.state === "done" ? (p && p.total ? p.total : 1) : (p ? p.done : 0),
       "aria-label": `${job.action} progress` });
     const label = p ? `${p.phase} ${p.done}/${p.total}${p.path ? ` · ${p.path}` : ""}` : "";
+    const live = job.state === "queued" || job.state === "running";
+    const cancel = live && (job.action === "previews" || job.state === "queued")
+      ? h("button", { type: "button", class: "la-cancel", "aria-label": `Cancel job ${job.id}` }, "Cancel") : null;
+    if (cancel) cancel.addEventListener("click", () => this.cancel(job.id));
     entry.el.replaceChildren(...[h("div", { class: "la-row" }, h("strong", {}, `#${job.id} ${job.action}`),
-      h("span", { class: `la-state la-${job.state}` }, job.state), bar, h("small", { class: "la-hint" }, label)),
+      h("span", { class: `la-state la-${job.state}` }, job.state), bar, h("small", { class: "la-hint" }, label), cancel),
     job.error ? errorBox(job.error) : null, job.result ? this.result(job) : null].filter(Boolean));
   }
 

@@ -27,6 +27,8 @@ export const ROUTES = [
   ["POST", "/jobs/{action}"],
   ["GET", "/jobs"],
   ["GET", "/jobs/{jid}"],
+  ["POST", "/jobs/{jid}/cancel"],
+  ["GET", "/previews/queue"],
   ["GET", "/settings"],
   ["PUT", "/settings"],
 ];
@@ -106,6 +108,8 @@ export function makeApi(apiBase, fetchImpl = null) {
     startJob: (action, body) => call("POST", "/jobs/{action}", { action }, null, body || { root: 0 }),
     listJobs: () => call("GET", "/jobs"),
     getJob: (jid) => call("GET", "/jobs/{jid}", { jid }),
+    cancelJob: (jid) => call("POST", "/jobs/{jid}/cancel", { jid }, null, {}),
+    previewsQueue: () => call("GET", "/previews/queue"),
     settings: () => call("GET", "/settings"),
   };
 }

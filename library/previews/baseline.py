@@ -1,0 +1,72 @@
+"""The A/B pair: the same render without the LoRA (same seed, prompt, settings and server), saved
+beside the preview so a person sees what the LoRA itself does, not what the base model does anyway.
+The file names are LoRA Atlas's own (no one else writes them), so a re-render replaces the file;
+the journal keeps the old one.
+
+    <LoRA's folder>/preview.base.png        in a LoRA's own folder
+    <stem>.preview.base.png                 beside a LoRA outside one
+
+Neither name is one a manager or ComfyUI takes for the LoRA's preview (`preview.png`,
+`<stem>.preview.png`). Written through the journal with the preview, so `undo` removes both. ComfyUI
+caches the rest of the baseline graph, never its SaveImage (a prefix unique per run and LoRA).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from .. import config_files as cf
+from ..organize import Plan, _Builder
+from ..organize_apply import apply
+from . import graph, prompts
+from .client import ComfyError, saved_images
+from .selection import Target, sha_file
+
+BASE_NAME = "preview.base.png"
+BASE_SUFFIX = ".preview.base.png"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def base_file(t: Target) -> str | None:
+    """Where the baseline of `t` goes, relative to the root (None: the name would not fit)."""
+    name = BASE_NAME if t.own else t.stem + BASE_SUFFIX
+    if not cf.fits_name(name):
+        return None
+    return f"{t.folder}/{name}" if t.folder else name
+
+
+def render_baseline(t: Target, client, settings: dict, prefix: str, timeout: float) -> bytes:
+    """The PNG of `t`'s graph without the LoRA, on `client` (ComfyError when it fails)."""
+    prompt = prompts.preview_prompt(settings, t.path, t.config)
+    g = graph.family_graph(settings, t.family, None, prompt, seed=graph.preview_seed(t.lora_id),
+                           filename_prefix=prefix + "_base")
+    images = saved_images(client.wait(client.queue(g), timeout))
+    if not images:
+        raise ComfyError("render", f"the baseline of '{t.path}' saved no image")
+    data = client.image(images[0])
+    if not data.startswith(PNG_MAGIC):
+        raise ComfyError("bad_answer", f"the baseline of '{t.path}' is not a PNG")
+    return data
+
+
+def add_baseline(root: str, t: Target, result, client, settings: dict, prefix: str, timeout: float, run):
+    """Render and journal the baseline of a LoRA whose preview was just written; the run. A failure
+    is told in the result's reason (the preview itself stays)."""
+    rel = base_file(t)
+    if rel is None:
+        return run
+    try:
+        data = render_baseline(t, client, settings, prefix, timeout)
+    except ComfyError as exc:
+        result.reason = (result.reason + "; " if result.reason else "") + f"A/B baseline failed: {exc}"
+        return run
+    current = sha_file(os.path.join(root, rel))
+    plan = Plan(root=root, mode="previews")
+    b = _Builder(root, plan)
+    if b.write(rel, data, 0, "preview") or current == hashlib.sha256(data).hexdigest():
+        result.files.append(rel)
+    if plan.ops:
+        run = apply(plan, run)
+    return run
+
