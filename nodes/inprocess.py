@@ -128,6 +128,23 @@ class InProcessComfyClient(ComfyClient):
                 progress(prompt_id)
             time.sleep(POLL_SECONDS)
 
+    def load(self) -> int:
+        """Prompts waiting or running on this ComfyUI, the user's included (the dispatcher's measure)."""
+        return self.server.prompt_queue.get_tasks_remaining()
+
+    def withdraw(self, prompt_ids, interrupt: bool = False) -> None:
+        """Take our waiting prompts out of the queue; with `interrupt`, stop ours that is running
+        (never a user's: the running item's id is checked first)."""
+        ids = set(prompt_ids)
+        queue = self.server.prompt_queue
+        while queue.delete_queue_item(lambda item: item[1] in ids):
+            pass
+        if interrupt:
+            running, _ = queue.get_current_queue_volatile()
+            if any(item[1] in ids for item in running):
+                import nodes
+                nodes.interrupt_processing()
+
     def image(self, ref: dict) -> bytes:
         import folder_paths
         base = folder_paths.get_directory_by_type(ref.get("type") or "output")

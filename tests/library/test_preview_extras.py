@@ -42,7 +42,15 @@ def test_the_ab_pair_writes_the_baseline_beside_the_preview_and_undo_removes_bot
     assert hero.files == ["characters/hero/preview.png", "characters/hero/hero.preview.png",
                           "characters/hero/preview.base.png"]
     assert _read(lib, "characters/hero/preview.png") == WITH and _read(lib, "characters/hero/preview.base.png") == WITHOUT
-    pairs = [(a, b) for a, b in zip(client.queued[::2], client.queued[1::2])]
+    def prefix(g):
+        return next(n["inputs"]["filename_prefix"] for n in g.values() if n["class_type"] == "SaveImage")
+
+    def has_lora(g):
+        return any(n["class_type"] == "LoraLoader" for n in g.values())
+    # the dispatcher may have two previews in flight, so a baseline is paired by its LoRA's save prefix
+    baselines = {prefix(g).removesuffix("_base"): g for g in client.queued if not has_lora(g)}
+    pairs = [(g, baselines[prefix(g)]) for g in client.queued if has_lora(g)]
+    assert len(pairs) == 2 == len(baselines)
     for with_lora, without in pairs:                      # the same seed and prompt, only the LoRA differs
         seeds = {n["inputs"]["seed"] for g in (with_lora, without) for n in g.values() if n["class_type"] == "KSampler"}
         assert len(seeds) == 1
