@@ -1,4 +1,4 @@
-"""`lora-atlas serve DIR...`: the /lora-atlas/ routes on loopback, without ComfyUI (the sidebar panel will be served here too once it exists)."""
+"""`lora-atlas serve DIR...`: the /lora-atlas/ routes and the panel (at /) on loopback, without ComfyUI."""
 
 from __future__ import annotations
 
@@ -39,6 +39,6 @@ def run(args) -> int:
         print(f"lora-atlas serve: not a folder: {', '.join(missing)}", file=sys.stderr)
         return 2
     app = make_app([os.path.abspath(d) for d in args.dirs])
-    print(f"LoRA Atlas on http://{args.host}:{args.port}/lora-atlas/loras  (Ctrl+C to stop)", file=sys.stderr)
+    print(f"LoRA Atlas on http://{args.host}:{args.port}/  (the panel; Ctrl+C to stop)", file=sys.stderr)
     web.run_app(app, host=args.host, port=args.port, print=None)
     return 0

@@ -65,8 +65,14 @@ def make_app(roots, *, state: LibraryState | None = None, auto_scan: bool = True
             pass
         return ws
 
+    index_html = os.path.join(WEB_DIR, "index.html")
+    if os.path.isfile(index_html):
+        @routes.get("/")
+        async def panel(request):            # the panel's page (web/index.html, web/serve_main.js)
+            return web.FileResponse(index_html, headers={"Cache-Control": "no-cache"})
+
     app.add_routes(routes)
-    if os.path.isfile(os.path.join(WEB_DIR, "index.html")):
+    if os.path.isfile(index_html):
         app.router.add_static("/", WEB_DIR, show_index=False)
 
     async def started(app):
