@@ -93,7 +93,8 @@ function plannerNodes(plan, named) {
 
 /**
  * Where a chain of MODEL/CLIP nodes goes in a graph snapshot (litegraph.js `snapshot`): after the
- * one selected node with a MODEL output, else after the graph's only checkpoint loader. Returns
+ * one selected node with a MODEL output, else (no MODEL node selected) after the graph's only
+ * checkpoint loader; two selected MODEL nodes or two checkpoint loaders are not guessed. Returns
  * {node, model, clip, modelTargets, clipTargets} (output slots; the inputs they fed) or null.
  */
 export function chooseAnchor(nodes, selectedIds) {

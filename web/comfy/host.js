@@ -141,6 +141,16 @@ export function makeComfyHost({ app, api, LiteGraph }) {
     return { node: node.id, replaced: false };
   }
 
+  /** The panel calls the graph actions from click handlers without awaiting them: failures become toasts. */
+  const reported = (fn) => async (...args) => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      toast("error", err?.message ?? String(err));
+      return null;
+    }
+  };
+
   return {
     kind: "comfy",
     apiBase: API_BASE,
@@ -150,8 +160,8 @@ export function makeComfyHost({ app, api, LiteGraph }) {
       return () => api.removeEventListener(eventName, listener);
     },
     toast,
-    insertPlan,
-    addLoraToGraph,
+    insertPlan: reported(insertPlan),
+    addLoraToGraph: reported(addLoraToGraph),
     dropLora,
     graphLoras: () => lorasInGraph(snapshot(activeGraph(app))).map(({ name, strength }) => ({ name, strength })),
     getSetting: (id, fallback) => readSetting(app, id, fallback),
