@@ -70,7 +70,9 @@ def test_the_chain_follows_the_selected_model_node_or_the_only_checkpoint_loader
     assert results["anchorSelectedNoModel"]["node"] == 1     # a selection without MODEL: the checkpoint loader
     assert results["anchorTwoSelected"] is None             # two MODEL nodes selected: not guessed
     assert results["anchorAmbiguous"] is None
-    assert results["row"] == [[10, 200], [350, 200]] and results["rowOrigin"] == [[5, 6]]
+    assert results["row"] == [[10, 200], [350, 200]] and results["rowOrigin"] == [[5, 6], [345, 6]]
+    # under the nodes in the row's columns (x 10..690) below the anchor: not the one at x 900, not above
+    assert results["rowBelowOthers"] == [[10, 530], [350, 530]]
 
 
 def test_graph_loras_read_loaders_and_planner_slots(results):

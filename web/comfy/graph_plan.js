@@ -113,10 +113,17 @@ export function chooseAnchor(nodes, selectedIds) {
            clipTargets: clip < 0 ? [] : pick.outputs[clip].targets };
 }
 
-/** Canvas positions for `count` new nodes: a row under the anchor's box, or from `origin` when none. */
-export function placeRow(anchorBox, count, origin = [0, 0], step = 340) {
-  const [x, y] = anchorBox ? [anchorBox[0], anchorBox[1] + anchorBox[3] + 80] : origin;
-  return Array.from({ length: count }, (_, i) => [x + i * step, y]);
+/** Canvas positions for `count` new nodes: a row under the anchor's box and under every node box
+ *  ([x, y, w, h]) in the columns the row takes below the anchor, or from `origin` when no anchor. */
+export function placeRow(anchorBox, count, origin = [0, 0], boxes = [], step = 340) {
+  if (!anchorBox) return Array.from({ length: count }, (_, i) => [origin[0] + i * step, origin[1]]);
+  const [x, top] = anchorBox;
+  const right = x + count * step;
+  let bottom = anchorBox[1] + anchorBox[3];
+  for (const [bx, by, bw, bh] of boxes) {
+    if (bx < right && bx + bw > x && by >= top) bottom = Math.max(bottom, by + bh);
+  }
+  return Array.from({ length: count }, (_, i) => [x + i * step, bottom + 80]);
 }
 
 const LORA_WIDGET = /^(lora_name|lora_(\d+))$/;
