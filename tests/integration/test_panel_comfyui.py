@@ -175,17 +175,29 @@ def test_the_tab_appears_and_mounts_the_panel_once(page, panel_server):
 
 
 def _default_graph_small(page):
-    """ComfyUI's default graph on the test checkpoint at 64x64 and 2 steps (CPU)."""
-    page.evaluate("""async () => {
-      const app = window.app;
-      await app.loadGraphData();
-      const set = (type, name, value) => { for (const n of app.graph._nodes) if (n.type === type)
-        { const w = n.widgets.find(w => w.name === name); if (w) w.value = value; } };
-      set("CheckpointLoaderSimple", "ckpt_name", "sd15_random.safetensors");
-      set("EmptyLatentImage", "width", 64); set("EmptyLatentImage", "height", 64);
-      set("EmptyLatentImage", "batch_size", 1);
-      set("KSampler", "steps", 2);
+    """ComfyUI's text-to-image graph on the test checkpoint at 64x64 and 2 steps (CPU), built node by
+    node (the default graph differs between frontends)."""
+    page.evaluate("""() => {
+      const app = window.app, LG = window.LiteGraph, g = app.canvas.graph ?? app.graph;
+      g.clear();
+      const add = (type, x, y, widgets) => {
+        const n = LG.createNode(type); n.pos = [x, y]; g.add(n);
+        for (const [k, v] of Object.entries(widgets || {})) n.widgets.find(w => w.name === k).value = v;
+        return n;
+      };
+      const ckpt = add("CheckpointLoaderSimple", 20, 300, {ckpt_name: "sd15_random.safetensors"});
+      const pos = add("CLIPTextEncode", 420, 100, {text: "a watercolor hero"});
+      const neg = add("CLIPTextEncode", 420, 350, {text: "blurry"});
+      const latent = add("EmptyLatentImage", 420, 600, {width: 64, height: 64, batch_size: 1});
+      const sampler = add("KSampler", 850, 100, {steps: 2, seed: 1});
+      const decode = add("VAEDecode", 1200, 100);
+      const save = add("SaveImage", 1450, 100);
+      ckpt.connect(0, sampler, 0); ckpt.connect(1, pos, 0); ckpt.connect(1, neg, 0);
+      pos.connect(0, sampler, 1); neg.connect(0, sampler, 2); latent.connect(0, sampler, 3);
+      sampler.connect(0, decode, 0); ckpt.connect(2, decode, 1); decode.connect(0, save, 0);
       app.canvas.deselectAllNodes?.();
+      app.canvas.ds.offset[0] = 300; app.canvas.ds.offset[1] = 0; app.canvas.ds.scale = 0.8;
+      app.canvas.setDirty(true, true);
     }""")
 
 
