@@ -70,6 +70,7 @@ def test_the_chain_follows_the_selected_model_node_or_the_only_checkpoint_loader
     assert results["anchorSelectedNoModel"]["node"] == 1     # a selection without MODEL: the checkpoint loader
     assert results["anchorTwoSelected"] is None             # two MODEL nodes selected: not guessed
     assert results["anchorAmbiguous"] is None
+    # side by side by their widths, 40 apart
     assert results["row"] == [[10, 200], [350, 200]] and results["rowOrigin"] == [[5, 6], [345, 6]]
     # under the nodes in the row's columns (x 10..690) below the anchor: not the one at x 900, not above
     assert results["rowBelowOthers"] == [[10, 530], [350, 530]]

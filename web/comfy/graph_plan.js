@@ -113,17 +113,26 @@ export function chooseAnchor(nodes, selectedIds) {
            clipTargets: clip < 0 ? [] : pick.outputs[clip].targets };
 }
 
-/** Canvas positions for `count` new nodes: a row under the anchor's box and under every node box
- *  ([x, y, w, h]) in the columns the row takes below the anchor, or from `origin` when no anchor. */
-export function placeRow(anchorBox, count, origin = [0, 0], boxes = [], step = 340) {
-  if (!anchorBox) return Array.from({ length: count }, (_, i) => [origin[0] + i * step, origin[1]]);
-  const [x, top] = anchorBox;
-  const right = x + count * step;
-  let bottom = anchorBox[1] + anchorBox[3];
-  for (const [bx, by, bw, bh] of boxes) {
-    if (bx < right && bx + bw > x && by >= top) bottom = Math.max(bottom, by + bh);
+/** Canvas positions for new nodes of `widths`, side by side `gap` apart: a row under the anchor's box
+ *  and under every node box ([x, y, w, h]) in the columns the row takes below the anchor, or from
+ *  `origin` when there is no anchor. */
+export function placeRow(anchorBox, widths, origin = [0, 0], boxes = [], gap = 40) {
+  const span = widths.reduce((a, w) => a + w + gap, 0);
+  let [x, y] = origin;
+  if (anchorBox) {
+    x = anchorBox[0];
+    y = anchorBox[1] + anchorBox[3];
+    for (const [bx, by, bw, bh] of boxes) {
+      if (bx < x + span && bx + bw > x && by >= anchorBox[1]) y = Math.max(y, by + bh);
+    }
+    y += 80;
   }
-  return Array.from({ length: count }, (_, i) => [x + i * step, bottom + 80]);
+  const out = [];
+  for (const w of widths) {
+    out.push([x, y]);
+    x += w + gap;
+  }
+  return out;
 }
 
 const LORA_WIDGET = /^(lora_name|lora_(\d+))$/;

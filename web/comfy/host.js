@@ -84,7 +84,8 @@ function insertSpec(app, LiteGraph, spec) {
   const nodes = snapshot(graph);
   const anchor = chooseAnchor(nodes, selectedIds(app.canvas));
   const box = anchor ? nodes.find((n) => n.id === anchor.node).box : null;
-  const made = applySpec(LiteGraph, graph, spec, placeRow(box, spec.nodes.length, viewCenter(app), nodes.map((n) => n.box)), anchor);
+  const place = (widths) => placeRow(box, widths, viewCenter(app), nodes.map((n) => n.box));
+  const made = applySpec(LiteGraph, graph, spec, place, anchor);
   app.canvas?.setDirty?.(true, true);
   return { nodes: made.map((n) => n.id), anchored: Boolean(anchor) };
 }

@@ -79,13 +79,14 @@ function connect(from, outSlot, to, inSlot) {
 }
 
 /**
- * Add graph_plan's `spec` ({nodes, links}) at `positions`, join its links, and run MODEL and CLIP
- * through its chain nodes from `anchor` (graph_plan.chooseAnchor) to what the anchor fed.
+ * Add graph_plan's `spec` ({nodes, links}) where `place(widths)` says, join its links, and run MODEL
+ * and CLIP through its chain nodes from `anchor` (graph_plan.chooseAnchor) to what the anchor fed.
  * Returns the new nodes.
  */
-export function applySpec(LiteGraph, graph, spec, positions, anchor) {
-  const made = spec.nodes.map((s, i) => createNode(LiteGraph, s.type, positions[i], s.widgets));
-  for (const node of made) graph.add(node);
+export function applySpec(LiteGraph, graph, spec, place, anchor) {
+  const made = spec.nodes.map((s) => createNode(LiteGraph, s.type, [0, 0], s.widgets));
+  const positions = place(made.map((n) => n.size?.[0] ?? 320));
+  made.forEach((node, i) => { node.pos = [positions[i][0], positions[i][1]]; graph.add(node); });
   for (const l of spec.links) {
     connect(made[l.from], slotNamed(made[l.from].outputs, l.output), made[l.to], slotNamed(made[l.to].inputs, l.input));
   }
