@@ -334,6 +334,48 @@ def test_graph_loras_and_add_to_graph_through_the_host(page):
     assert not page.problems, page.problems
 
 
+def test_with_the_inspire_setting_off_a_plan_goes_in_as_apply_lora_plan_and_renders(page, panel_server):
+    """The setting (read and written through the host, on each frontend's settings API) switches the
+    insert to the pack's Multi-LoRA Planner feeding one Apply LoRA Plan, chained the same way."""
+    stored = page.evaluate("""async () => {
+      const { makeComfyHost, SETTING_USE_INSPIRE } = await import('/extensions/lora_atlas/comfy/host.js');
+      const { app } = await import('/scripts/app.js');
+      const { api } = await import('/scripts/api.js');
+      const host = makeComfyHost({ app, api, LiteGraph: window.LiteGraph });
+      await host.setSetting(SETTING_USE_INSPIRE, false);
+      return host.getSetting(SETTING_USE_INSPIRE, true);
+    }""")
+    assert stored is False
+    try:
+        _default_graph_small(page)
+        _open_tab(page)
+        page.locator("#la-tab-plan").click()
+        page.get_by_role("button", name="Insert into workflow").click()
+        page.wait_for_function("() => window.app.graph._nodes.some(n => n.type === 'LoraAtlasApplyPlan')",
+                               timeout=30_000)
+        nodes = _nodes(page)
+        assert not [n for n in nodes if n["type"] == INSPIRE]
+        planner = next(n for n in nodes if n["type"] == "LoraAtlasPlanner")
+        apply = next(n for n in nodes if n["type"] == "LoraAtlasApplyPlan")
+        assert {planner["widgets"]["lora_1"], planner["widgets"]["lora_2"]} == set(PLAN_LORAS)
+        assert planner["widgets"]["policy"] == "balanced"
+        ckpt = next(n for n in nodes if n["type"] == "CheckpointLoaderSimple")
+        port = {i["name"]: i["from"] for i in apply["inputs"]}
+        assert port["model"] == [ckpt["id"], 0] and port["clip"] == [ckpt["id"], 1]
+        assert port["lora_plan"] == [planner["id"], 0]
+        sampler = next(n for n in nodes if n["type"] == "KSampler")
+        assert {i["name"]: i["from"] for i in sampler["inputs"]}["model"] == [apply["id"], 0]
+        run = _queue_and_wait(page, panel_server)
+        assert run["entry"]["status"]["status_str"] == "success", json.dumps(run["entry"]["status"])[-3000:]
+    finally:
+        page.evaluate("""async () => {
+          const { writeSetting, SETTING_USE_INSPIRE } = await import('/extensions/lora_atlas/comfy/host.js');
+          const { app } = await import('/scripts/app.js');
+          await writeSetting(app, SETTING_USE_INSPIRE, true);
+        }""")
+    assert not page.problems, page.problems
+
+
 def test_no_pack_errors_in_the_server_log(panel_server):
     status, _ = send(panel_server, "GET", "/api/lora-atlas/settings")
     assert status == 200
