@@ -53,6 +53,7 @@ bench: env
 	$(PY) bench/bench_analyze.py
 	$(PY) bench/bench_library.py
 	$(PY) bench/bench_plan.py
+	$(PY) bench/bench_panel.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

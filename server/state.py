@@ -128,7 +128,8 @@ class LibraryState:
         for name in (DB_NAME, DB_NAME + "-wal"):
             try:
                 st = os.stat(os.path.join(root, STATE_DIR, name))
-                sig.append((st.st_mtime_ns, st.st_size))
+                # an empty WAL is no change: readers (this listing too) create and remove one
+                sig.append((st.st_mtime_ns, st.st_size) if st.st_size or name == DB_NAME else None)
             except OSError:
                 sig.append(None)
         return tuple(sig)

@@ -85,9 +85,9 @@ export class LibraryActions {
     const bar = h("progress", { max: p && p.total ? p.total : 1, value: job.state === "done" ? (p && p.total ? p.total : 1) : (p ? p.done : 0),
       "aria-label": `${job.action} progress` });
     const label = p ? `${p.phase} ${p.done}/${p.total}${p.path ? ` · ${p.path}` : ""}` : "";
-    entry.el.replaceChildren(h("div", { class: "la-row" }, h("strong", {}, `#${job.id} ${job.action}`),
+    entry.el.replaceChildren(...[h("div", { class: "la-row" }, h("strong", {}, `#${job.id} ${job.action}`),
       h("span", { class: `la-state la-${job.state}` }, job.state), bar, h("small", { class: "la-hint" }, label)),
-    job.error ? errorBox(job.error) : null, job.result ? this.result(job) : null);
+    job.error ? errorBox(job.error) : null, job.result ? this.result(job) : null].filter(Boolean));
   }
 
   result(job) {
@@ -103,6 +103,7 @@ export class LibraryActions {
       moves.length ? table(moves.map((m) => [m.path, m.dest, m.failed]), ["From", "To", "Failed"]) : null,
       bad.length ? table(bad.map((m) => [m.path, m.detail]), ["Quarantined", "Reason"]) : null,
       problems.length ? h("ul", { class: "la-warnings" }, problems.map((p) => h("li", {}, typeof p === "string" ? p : JSON.stringify(p)))) : null,
-      !items.length ? h("pre", { class: "la-json" }, JSON.stringify(job.result, null, 1).slice(0, 4000)) : null);
+      h("details", {}, h("summary", {}, "Full report"),
+        h("pre", { class: "la-json" }, JSON.stringify(job.result, null, 1).slice(0, 20000))));
   }
 }

@@ -13,6 +13,7 @@ import { LoraService } from "./services.js";
 import { CSS } from "./styles.js";
 
 const MOUNTED = new WeakMap();          // container -> panel
+const TAB_SETTING = "LoraAtlas.Panel.Tab";      // the tab shown last (host.getSetting / setSetting)
 
 const NO_HOST = {
   kind: "serve", apiBase: "/lora-atlas", subscribe: () => () => {}, toast: () => {},
@@ -94,9 +95,11 @@ class Panel {
     });
     this.root.replaceChildren(this.root.firstChild, tablist, ...Object.values(this.views));
     this.root.addEventListener("keydown", (e) => {
-      if (e.key === "Escape" && this.current === "detail") this.show("gallery");
+      if (e.key === "Escape" && this.current === "detail") this.backToGallery();
     });
-    this.show(host.getSetting("LoraAtlas.Panel.Tab", "gallery") === "plan" ? "plan" : "gallery");
+    let tab = "gallery";
+    try { tab = host.getSetting(TAB_SETTING, "gallery"); } catch (_) { /* a host without that setting */ }
+    this.show(["gallery", "plan", "library"].includes(tab) ? tab : "gallery");
     this.gallery.reload();
     this.plan.loadLists().then(() => this.plan.render());
     this.actions.render();
@@ -104,6 +107,9 @@ class Panel {
 
   show(view) {
     this.current = view;
+    if (view !== "detail") {
+      try { this.h.setSetting(TAB_SETTING, view); } catch (_) { /* a host without that setting */ }
+    }
     for (const [id, el] of Object.entries(this.views)) el.hidden = id !== view;
     for (const [id, tab] of Object.entries(this.tabs)) {
       const on = id === view || (view === "detail" && id === "gallery");
@@ -114,13 +120,19 @@ class Panel {
   }
 
   async openDetail(item) {
-    const back = h("button", { type: "button", class: "la-back", onclick: () => this.show("gallery"),
+    const back = h("button", { type: "button", class: "la-back", onclick: () => this.backToGallery(),
       "aria-label": "Back to the gallery (Escape)" }, "← Gallery");
     const body = h("div");
     this.views.detail.replaceChildren(back, body);
     this.show("detail");
     await renderDetail(body, item, this.ctx);
     back.focus();
+  }
+
+  /** From the detail back to the grid, the card it came from focused (keyboard users stay put). */
+  backToGallery() {
+    this.show("gallery");
+    requestAnimationFrame(() => this.gallery.focus(this.gallery.focusIndex));
   }
 
   refresh() {

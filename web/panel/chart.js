@@ -13,6 +13,16 @@ export function blockGroup(name) {
   return m ? m[1] : "OTHER";
 }
 
+const GROUP_ORDER = ["BASE", "IN", "MID", "OUT", "DOUBLE", "SINGLE", "OTHER", "TE"];
+
+/** Blocks in the model's order: BASE, IN0.., MID, OUT0.., DOUBLE0.., SINGLE0.., text encoders. */
+export function compareBlocks(a, b) {
+  const ga = GROUP_ORDER.indexOf(a.group), gb = GROUP_ORDER.indexOf(b.group);
+  if (ga !== gb) return ga - gb;
+  const na = parseInt((/\d+$/.exec(a.label) || ["-1"])[0], 10), nb = parseInt((/\d+$/.exec(b.label) || ["-1"])[0], 10);
+  return na !== nb ? na - nb : a.label.localeCompare(b.label);
+}
+
 export function groupColor(group) {
   return GROUP_COLORS[group] || GROUP_COLORS.OTHER;
 }
@@ -26,7 +36,7 @@ function barChart(bars, series, ariaLabel) {
   const max = Math.max(1e-12, ...bars.flatMap((b) => b.values.map((v) => v || 0)));
   const root = svg("svg", {
     class: "la-chart", viewBox: `0 0 ${width} ${height}`, width: "100%", role: "img",
-    "aria-label": ariaLabel, preserveAspectRatio: "xMinYMin meet", style: `max-width:${Math.round(width * 2.4)}px`,
+    "aria-label": ariaLabel, preserveAspectRatio: "xMinYMin meet", style: `max-width:${Math.round(width * 1.45)}px`,
   });
   root.appendChild(svg("title", {}, ariaLabel));
   for (const t of [0, 0.5, 1]) {
@@ -83,7 +93,7 @@ export function planChart(plan) {
     for (const b of lora.blocks || []) add(b.block, blockGroup(b.block), b.energy_before, b.energy_after);
     for (const t of lora.text_encoders || []) add(t.name, "TE", t.energy_before, t.energy_after);
   }
-  const bars = [...sums.values()].map((r) => ({ ...r, title: (s) => fmt(r.values[s]) }));
+  const bars = [...sums.values()].sort(compareBlocks).map((r) => ({ ...r, title: (s) => fmt(r.values[s]) }));
   return barChart(bars, [{ name: "before", color: "#8a8f98", opacity: 0.55 }, { name: "after", color: null }],
     "Stack energy per block, before (grey) and after the plan");
 }

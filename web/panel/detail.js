@@ -53,7 +53,7 @@ function chartSection(a) {
     h("p", { class: "la-hint" }, shares.join(" · ")));
 }
 
-function editor(d, ctx, rerender) {
+function editor(d, ctx, rerender, notice) {
   const config = d.config || {};
   const name = h("input", { type: "text", value: config.name || d.name || "", name: "name" });
   const weight = h("input", { type: "number", step: "0.05", min: "-10", max: "10", value: String(d.default_weight ?? 1), name: "default_weight" });
@@ -61,7 +61,7 @@ function editor(d, ctx, rerender) {
   const words = h("input", { type: "text", value: (d.trigger_words || []).join(", "), name: "trigger_words" });
   const notes = h("textarea", { rows: "3", name: "notes" });
   notes.value = config.notes || "";
-  const msg = h("div", { class: "la-status", role: "status", "aria-live": "polite" });
+  const msg = h("div", { class: "la-status", role: "status", "aria-live": "polite" }, notice);
   const save = h("button", { type: "submit", class: "la-primary" }, "Save to config.yaml");
   const form = h("form", { class: "la-form", "aria-label": "Edit this LoRA's config.yaml" },
     field("Name", name), field("Default weight", weight), field("Tags (comma separated)", tags),
@@ -77,9 +77,8 @@ function editor(d, ctx, rerender) {
     msg.textContent = "Saving…";
     try {
       await ctx.services.editConfig(d.id, fields);
-      msg.textContent = "Saved to config.yaml.";
       ctx.host.toast("success", "Saved to config.yaml");
-      rerender();
+      await rerender("Saved to config.yaml.");
     } catch (err) {
       msg.textContent = `Not saved: ${err.message}`;
       msg.classList.add("la-error");
@@ -106,9 +105,9 @@ function previewActions(d, ctx) {
 }
 
 /** The detail view of `item` into `container` (replacing what it held). */
-export async function renderDetail(container, item, ctx) {
-  const rerender = () => renderDetail(container, item, ctx);
-  container.replaceChildren(h("p", { class: "la-status" }, `Loading ${item.name}…`));
+export async function renderDetail(container, item, ctx, notice = null) {
+  const rerender = (text) => renderDetail(container, item, ctx, text);
+  if (!notice) container.replaceChildren(h("p", { class: "la-status" }, `Loading ${item.name}…`));
   let d;
   try {
     d = await ctx.services.detail(item.id);
@@ -132,6 +131,6 @@ export async function renderDetail(container, item, ctx) {
     h("h3", {}, "Trigger words"), triggerWords(d, ctx.host),
     chartSection(d.analysis),
     h("h3", {}, "Classification"), classification(d),
-    h("h3", {}, "Edit"), editor(d, ctx, rerender),
+    h("h3", {}, "Edit"), editor(d, ctx, rerender, notice),
     h("h3", {}, "Preview"), previewActions(d, ctx)));
 }

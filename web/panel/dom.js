@@ -15,6 +15,13 @@ export function h(tag, attrs = null, ...children) {
   return el;
 }
 
+/** Replace `el`'s children with `children` (null and false skipped, arrays flattened, as h). */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
 function append(el, children) {
   for (const c of children) {
     if (c === null || c === undefined || c === false) continue;

@@ -6,7 +6,7 @@ import { field, h, select } from "./dom.js";
 
 export const CARD_W = 168;
 export const CARD_H = 232;
-const OVERSCAN = 2;                  // rows rendered above and below the visible ones
+const OVERSCAN = 1;                  // rows rendered above and below the visible ones
 const ARCHITECTURES = ["sd1", "sd2", "sdxl", "sd3", "flux", "chroma", "wan", "hunyuan_video", "qwen_image",
   "hidream", "lumina2", "ltxv", "unknown"];
 const ADAPTERS = ["lora", "locon", "loha", "lokr", "glora", "oft", "boft", "full"];
@@ -24,7 +24,6 @@ export function badges(item) {
   const out = [];
   if (!item.ok) out.push(["error", item.error || "unreadable"]);
   if (item.quarantined) out.push(["quarantined", "in the quarantine folder"]);
-  if (item.ok && !item.has_preview) out.push(["no preview", "no preview image yet"]);
   return out;
 }
 
@@ -55,17 +54,17 @@ export class Gallery {
       this.resize = new ResizeObserver(() => this.paint());
       this.resize.observe(this.scroller);
     }
-    ctx.services.onChange(() => this.reload());
+    ctx.services.onChange(() => this.reload(false));      // the library changed: same place, fresh cards
   }
 
   toolbar() {
     const f = this.filters;
-    const set = (k) => (e) => { f[k] = e.target.value; this.reload(); };
+    const set = (k) => (e) => { f[k] = e.target.value; this.reload(true); };
     const search = h("input", { type: "search", placeholder: "Search names, paths, trigger words", class: "la-search" });
     let timer = null;
     search.addEventListener("input", () => {
       clearTimeout(timer);
-      timer = setTimeout(() => { f.q = search.value.trim(); this.reload(); }, 180);
+      timer = setTimeout(() => { f.q = search.value.trim(); this.reload(true); }, 180);
     });
     const any = (label) => [["", label]];
     const yesNo = (label) => [["", label], ["1", "yes"], ["0", "no"]];
@@ -84,7 +83,8 @@ export class Gallery {
     return h("div", { class: "la-toolbar", role: "search" }, controls);
   }
 
-  async reload() {
+  /** Fetch the listing again; `fromTop` for a new search or filter, else the scroll position stays. */
+  async reload(fromTop = true) {
     const token = ++this.token;
     this.status.textContent = "Loading…";
     try {
@@ -92,8 +92,10 @@ export class Gallery {
       if (token !== this.token) return;
       this.win = win;
       this.clearCards();
-      this.scroller.scrollTop = 0;
-      this.focusIndex = 0;
+      if (fromTop) {
+        this.scroller.scrollTop = 0;
+        this.focusIndex = 0;
+      }
       this.status.textContent = `${win.total} LoRA${win.total === 1 ? "" : "s"}`;
       this.paint();
     } catch (err) {
@@ -150,7 +152,7 @@ export class Gallery {
     const { api, host } = this.ctx;
     const thumb = item.has_preview
       ? h("img", { src: api.previewUrl(item.id), loading: "lazy", decoding: "async", alt: "", draggable: "false" })
-      : h("div", { class: "la-noimg", "aria-hidden": "true" }, (item.architecture || "?").toUpperCase());
+      : h("div", { class: "la-noimg", "aria-hidden": "true" }, item.ok ? (item.architecture || "?").toUpperCase() : "not usable");
     const tags = [item.architecture, item.adapter, item.role].filter(Boolean)
       .map((t) => h("span", { class: "la-tag" }, t));
     const warn = badges(item).map(([label, title]) => h("span", { class: "la-badge", title }, label));

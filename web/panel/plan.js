@@ -3,7 +3,7 @@
 // stack's energy before and after, and warnings; save, load, history and export. No side effects.
 
 import { planChart } from "./chart.js";
-import { copyButton, errorBox, field, fmt, h, select } from "./dom.js";
+import { copyButton, errorBox, field, fill, fmt, h, select } from "./dom.js";
 
 const EXPORTS = ["json", "csv", "text", "inspire", "a1111"];
 
@@ -59,7 +59,8 @@ export class PlanBuilder {
     const o = this.options;
     const rows = this.picked.map((p, i) => {
       const num = (key, label) => {
-        const input = h("input", { type: "number", step: "0.05", value: String(p[key]), "aria-label": `${label} of ${p.name}`, class: "la-num" });
+        const input = h("input", { type: "number", step: "0.05", value: String(p[key]), "aria-label": `${label} of ${p.name}`,
+          class: "la-num", placeholder: key === "strength_clip" ? "auto" : "1" });
         input.addEventListener("change", () => { p[key] = input.value; });
         return input;
       };
@@ -149,13 +150,13 @@ export class PlanBuilder {
         this.renderSaved();
       } catch (err) { host.toast("error", `Not saved: ${err.message}`); }
     } }, "Save");
-    this.result.replaceChildren(
+    fill(this.result,
       h("h3", {}, `Plan (${plan.policy}, headroom ${fmt(plan.headroom)}, ${plan.architecture || "?"})`),
       (plan.warnings || []).length ? h("ul", { class: "la-warnings", "aria-label": "Plan warnings" },
         plan.warnings.map((w) => h("li", {}, w))) : null,
       h("div", { class: "la-row" }, insert, name, save,
         copyButton("Copy plan JSON", () => JSON.stringify(plan, null, 2), host)),
-      cards, h("h3", {}, "Energy per block: before and after"), planChart(plan));
+      ...cards, h("h3", {}, "Energy per block: before and after"), planChart(plan));
   }
 
   async renderSaved() {

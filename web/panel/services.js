@@ -2,7 +2,7 @@
 // caches are dropped when the server says the library changed (library event, a job that wrote,
 // our own config edit), so a view never shows what the disk no longer holds. No side effects.
 
-import { EVENT_JOB, EVENT_LIBRARY } from "./api.js";
+import { EVENT_JOB, EVENT_LIBRARY, EVENT_PREVIEW } from "./api.js";
 
 export const PAGE = 200;                       // listing items per request (the route allows 500)
 const SERVER_FILTERS = ["q", "architecture", "adapter", "role", "sort"];
@@ -35,6 +35,7 @@ export class LoraService {
     this.unsubscribe = [];
     if (host && host.subscribe) {
       this.unsubscribe.push(host.subscribe(EVENT_LIBRARY, () => this.invalidate()));
+      this.unsubscribe.push(host.subscribe(EVENT_PREVIEW, (p) => { if (p && p.state !== "failed") this.invalidate(p.id); }));
       this.unsubscribe.push(host.subscribe(EVENT_JOB, (job) => {
         if (job && (job.state === "done" || job.state === "failed") && WRITING_ACTIONS.has(job.action)) this.invalidate();
       }));

@@ -64,8 +64,8 @@ export const CSS = `
 .lora-atlas .la-vector { word-break: break-all; flex: 1 1 200px; }
 .lora-atlas .la-warnings { color: var(--la-warn); margin: 6px 0; padding-left: 18px; }
 .lora-atlas .la-form { display: grid; gap: 6px; max-width: 520px; }
-.lora-atlas .la-chart-wrap { max-width: 760px; }
-.lora-atlas .la-chart { display: block; max-height: 260px; background: #15161a; border-radius: 6px; }
+.lora-atlas .la-chart-wrap { max-width: 100%; }
+.lora-atlas .la-chart { display: block; background: #15161a; border-radius: 6px; }
 .lora-atlas .la-chart .la-grid { stroke: #3a3d44; stroke-width: .5; }
 .lora-atlas .la-chart .la-axis { fill: var(--la-muted); font-size: 8px; }
 .lora-atlas .la-legend { display: flex; flex-wrap: wrap; gap: 10px; margin: 4px 0; color: var(--la-muted); font-size: 11px; }
