@@ -101,7 +101,7 @@ export function makeComfyHost({ app, api, LiteGraph }) {
     const inspire = hasType(INSPIRE_LOADER) && readSetting(app, SETTING_USE_INSPIRE, true) !== false;
     const spec = planNodes(plan, await comfyLoraNames(api), { inspire });
     if (spec.unresolved.length) {
-      toast("warning", `not in ComfyUI's LoRA list (refresh with R?): ${spec.unresolved.join(", ")}`);
+      toast("warning", `left out, not in ComfyUI's loras folders: ${spec.unresolved.join(", ")}`);
     }
     if (spec.unresolved.length === (plan?.loras?.length ?? 0)) {
       throw new Error("none of the plan's LoRAs is in ComfyUI's LoRA list");
