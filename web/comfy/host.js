@@ -33,6 +33,9 @@ export function showToast(app, level, text) {
   }
 }
 
+const LOCAL_PREFIX = "lora-atlas.setting.";
+
+/** A setting from the frontend's store, else (an id the store does not know) from localStorage. */
 export function readSetting(app, id, fallback) {
   let value;
   try {
@@ -41,13 +44,33 @@ export function readSetting(app, id, fallback) {
   } catch {
     value = undefined;
   }
+  if (value === undefined || value === null) {
+    try {
+      const raw = globalThis.localStorage?.getItem(LOCAL_PREFIX + id);
+      if (raw !== null && raw !== undefined) value = JSON.parse(raw);
+    } catch {
+      value = undefined;
+    }
+  }
   return value === undefined || value === null ? fallback : value;
 }
 
+/** Write a setting to the frontend's store; an id it refuses (1.27 throws on ids no extension
+ *  registered) goes to localStorage instead. Never rejects. */
 export async function writeSetting(app, id, value) {
-  const store = app.extensionManager?.setting;
-  if (store?.set) return store.set(id, value);
-  return app.ui?.settings?.setSettingValue?.(id, value);
+  try {
+    const store = app.extensionManager?.setting;
+    if (store?.set) return await store.set(id, value);
+    if (app.ui?.settings?.setSettingValue) return await app.ui.settings.setSettingValue(id, value);
+  } catch {
+    /* not a registered id on this frontend: kept in this browser below */
+  }
+  try {
+    globalThis.localStorage?.setItem(LOCAL_PREFIX + id, JSON.stringify(value));
+  } catch {
+    /* storage refused (private mode): the value lasts this session only in the panel */
+  }
+  return undefined;
 }
 
 /** The LoRA names ComfyUI lists now (asked from the server, so files an organize job moved count). */
