@@ -97,7 +97,7 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def page(browser, panel_server):
+def page(panel_server, browser):
     """One ComfyUI page per frontend; `page.problems` collects the pack's console errors."""
     ctx = browser.new_context(viewport={"width": 1500, "height": 950})
     pg = ctx.new_page()
