@@ -103,12 +103,28 @@ def launch_comfy(comfy_env, sd15_checkpoint, base, build_library):
     yaml_path = base / "extra_model_paths.yaml"
     yaml_path.write_text(f"lora_atlas_test:\n  base_path: {base}\n  custom_nodes: custom_nodes\n"
                          f"  loras: loras\n  checkpoints: checkpoints\n")
+    with running_comfy(comfy_env, base, yaml_path) as (url, log_path, proc):
+        yield {"url": url, "log": log_path, "base": str(base), "loras": loras, "output": str(base / "out"),
+               "proc": proc}
+
+
+@pytest.fixture(scope="session")
+def launch_comfy():
+    """`running_comfy` for tests that start their own ComfyUI (other custom nodes, another frontend)."""
+    return running_comfy
+
+
+@contextlib.contextmanager
+def running_comfy(comfy_env, base, yaml_path, extra_args=()):
+    """(url, log path, process) of ComfyUI on a free loopback port with its folders under `base`
+    (base/base, out, tmp, in, user) and the model paths of `yaml_path`; stopped on exit."""
     port = _free_port()
     log_path = base / "comfyui.log"
     cmd = [comfy_env["python"], "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
            "--extra-model-paths-config", str(yaml_path), "--base-directory", str(base / "base"),
            "--output-directory", str(base / "out"), "--temp-directory", str(base / "tmp"),
-           "--input-directory", str(base / "in"), "--user-directory", str(base / "user"), "--disable-auto-launch"]
+           "--input-directory", str(base / "in"), "--user-directory", str(base / "user"), "--disable-auto-launch",
+           *extra_args]
     log = open(log_path, "w")
     proc = subprocess.Popen(cmd, cwd=comfy_env["comfyui"], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -122,8 +138,7 @@ def launch_comfy(comfy_env, sd15_checkpoint, base, build_library):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError("ComfyUI did not start:\n" + log_path.read_text()[-4000:])
                 time.sleep(0.5)
-        yield {"url": url, "log": log_path, "base": str(base), "loras": loras, "output": str(base / "out"),
-               "proc": proc}
+        yield url, log_path, proc
     finally:
         proc.terminate()
         try:
