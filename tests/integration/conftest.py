@@ -82,18 +82,18 @@ def comfy_server(comfy_env, sd15_checkpoint, tmp_path_factory):
     folder holding a symlink to this checkout (nothing copied) and a LoRA library of our fixtures."""
     from libraries import build_comfy_library as build_library   # tests/helpers, via pytest `pythonpath`
 
-    with launch_comfy(comfy_env, sd15_checkpoint, tmp_path_factory.mktemp("comfy"), build_library) as server:
+    with comfy_with_library(comfy_env, sd15_checkpoint, tmp_path_factory.mktemp("comfy"), build_library) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def comfy_launcher():
-    """`launch_comfy` for a test module that needs a server (and a library) of its own."""
-    return launch_comfy
+    """`comfy_with_library` for a test module that needs a server (and a library) of its own."""
+    return comfy_with_library
 
 
 @contextlib.contextmanager
-def launch_comfy(comfy_env, sd15_checkpoint, base, build_library):
+def comfy_with_library(comfy_env, sd15_checkpoint, base, build_library):
     """A ComfyUI server in `base` whose loras folder `build_library(path)` fills; stopped on exit."""
     for d in ("custom_nodes", "checkpoints", "base/custom_nodes", "base/models/loras", "out", "tmp", "in", "user"):
         (base / d).mkdir(parents=True)
