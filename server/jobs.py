@@ -61,14 +61,22 @@ def _servers(name, value):
     return None
 
 
+def _paths(name, value):
+    if not isinstance(value, list) or not 1 <= len(value) <= 1000 or not all(
+            isinstance(p, str) and 0 < len(p) <= 1024 for p in value):
+        return f"{name}: expected a list of 1 to 1,000 LoRA paths (relative to the root)"
+    return None
+
+
 def _previews(root, o, progress, cancel=None):
     """On the given servers; without one, on the ComfyUI this server runs in (preview_queue.py),
     else (or with `plan: true`) only the plan."""
     select = "all" if o.get("all") else "missing"
+    paths = o.get("paths")              # only these LoRAs (rendered even when they have a preview of ours)
     clients = [LiveComfyClient(url) for url in o["servers"]] if o.get("servers") else local_clients(progress)
     if o.get("plan") or not clients:
-        return render.plan_previews(root, select=select).to_dict()
-    return render_tracked(root, clients, progress, select=select, ab=bool(o.get("ab")), cancel=cancel)
+        return render.plan_previews(root, select=select, paths=paths).to_dict()
+    return render_tracked(root, clients, progress, select=select, paths=paths, ab=bool(o.get("ab")), cancel=cancel)
 
 
 ACTIONS = {
@@ -87,7 +95,7 @@ ACTIONS = {
         writes=lambda o: bool(o.get("repair")), options={"repair": _flag}),
     "undo": JobAction(lambda root, o, progress: operations.undo(root).to_dict(), writes=True),
     "previews": JobAction(_previews, writes=True, options={"servers": _servers, "all": _flag, "ab": _flag,
-                                                          "plan": _flag}, cancellable=True),
+                                                          "plan": _flag, "paths": _paths}, cancellable=True),
 }
 
 

@@ -146,9 +146,14 @@ def _render_all(root, targets, servers, settings, report, *, force, nonce, timeo
     if progress:
         progress("render", 0, len(todo), None)
 
-    def render_one(t, server, job):
+    finished = [0]
+
+    def render_one(t, server, job):            # a LoRA starts on a server: `path` names it
+        if progress:
+            progress("render", finished[0], len(todo), t.path)
         return _render_one(t, server, settings, nonce, timeout, job)
     for n, outcome in enumerate(dispatch(todo, servers, render_one, cancel=cancel), 1):
+        finished[0] = n
         t, name = outcome.target, outcome.server.name if outcome.server else None
         if outcome.error is not None:
             result = Result(t.path, "cancelled" if outcome.cancelled else "failed", outcome.error, server=name)
@@ -160,10 +165,10 @@ def _render_all(root, targets, servers, settings, report, *, force, nonce, timeo
                 run = baseline.add_baseline(root, t, result, outcome.server.client, settings,
                                             filename_prefix(nonce, t), timeout, run)
         report.results.append(result)
-        if progress:
-            progress("render", n, len(todo), t.path)
         if on_result:
             on_result(result)
+        if progress:
+            progress("render", n, len(todo), None)
     for s, view in zip(servers, report.servers):
         view["error"] = view["error"] or s.error      # a server that went away during the run
     return run

@@ -136,9 +136,12 @@ def test_a_cancelled_run_keeps_what_it_wrote_and_a_rerun_renders_only_the_rest(l
             time.sleep(0.01)
         gate.set()
 
-    def progress(phase, done, total, path):
-        if phase == "render" and done == 0 and total:
-            threading.Thread(target=stop_once_two_are_queued, daemon=True).start()
+    started = []
+
+    def progress(phase, done, total, path):      # called as the run starts and as each LoRA starts
+        if phase == "render" and done == 0 and total and not started:
+            started.append(threading.Thread(target=stop_once_two_are_queued, daemon=True))
+            started[0].start()
 
     report = render.render_previews(lib, [server], cancel=cancel, progress=progress)
     got = _by_name(report)

@@ -59,3 +59,16 @@ async def test_plan_true_and_a_host_without_a_client_only_plan(client, ctx, libr
     job = await _run(client, ctx, {"root": 0, "plan": True})
     assert job["result"]["counts"]["planned"] == 3 and job["result"]["counts"]["ok"] == 0
     assert sorted(os.listdir(os.path.join(library, "characters"))) == before
+
+
+async def test_paths_render_only_the_loras_named_and_bad_paths_are_refused(client, ctx, library):
+    _config(library)
+    ctx.state.preview_client = lambda: PairClient(LORAS)
+    job = await _run(client, ctx, {"root": 0, "paths": ["characters/hero.safetensors"]})
+    assert [r["path"] for r in job["result"]["results"]] == ["characters/hero.safetensors"]
+    assert job["result"]["results"][0]["status"] == "ok"
+    assert os.path.isfile(os.path.join(library, "characters/hero.preview.png"))
+    assert not os.path.exists(os.path.join(library, "concepts/texture.preview.png"))
+    for bad in ([], "characters/hero.safetensors", [3], ["x" * 2000]):
+        r = await client.post("/lora-atlas/jobs/previews", json={"root": 0, "paths": bad})
+        assert r.status == 400 and "paths" in (await r.text()), bad

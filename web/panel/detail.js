@@ -93,14 +93,14 @@ function previewActions(d, ctx) {
   const msg = h("span", { class: "la-status", role: "status", "aria-live": "polite" });
   const run = async () => {
     try {
-      const { job } = await ctx.api.startJob("previews", { root: d.root });
-      msg.textContent = `Previews job ${job.id} started (see Library).`;
+      const { job } = await ctx.api.startJob("previews", { root: d.root, paths: [d.path] });
+      msg.textContent = `Preview job ${job.id} started for this LoRA (see Library).`;
     } catch (err) {
       msg.textContent = `Previews: ${err.message}`;
     }
   };
   return h("div", { class: "la-row" },
-    h("button", { type: "button", onclick: run, "aria-label": "Plan the missing previews of this library" }, "Previews job"),
+    h("button", { type: "button", onclick: run, "aria-label": "Render this LoRA's preview" }, "Render preview"),
     msg);
 }
 
