@@ -69,6 +69,7 @@ class InProcessComfyClient(ComfyClient):
         self.client_id = "lora-atlas-" + uuid.uuid4().hex      # private: no websocket ever uses it
         self.fields = queue_item_fields(server.prompt_queue)
         self._object_info = None
+        self._withdrawn: set = set()       # prompt ids taken back from the queue: their `wait` ends "cancelled"
 
     # --- the server's event loop ----------------------------------------------------------------
 
@@ -115,9 +116,15 @@ class InProcessComfyClient(ComfyClient):
         deadline = time.monotonic() + timeout
         queue = self.server.prompt_queue
         while True:
+            if prompt_id in self._withdrawn:
+                self._withdrawn.discard(prompt_id)
+                raise ComfyError("cancelled", f"prompt {prompt_id} was taken back from this ComfyUI's queue")
             entry = queue.get_history(prompt_id=prompt_id).get(prompt_id)
             status = (entry or {}).get("status") or {}
             if entry is not None:
+                if any(m and m[0] == "execution_interrupted" for m in status.get("messages") or []):
+                    raise ComfyError("interrupted", "this ComfyUI interrupted the render (its Cancel button, "
+                                                    "or the job's second cancel)")
                 if status.get("status_str") == "error":
                     raise ComfyError("render", f"ComfyUI failed the render: {execution_error(status)}")
                 return entry.get("outputs") or {}
@@ -137,8 +144,16 @@ class InProcessComfyClient(ComfyClient):
         (never a user's: the running item's id is checked first)."""
         ids = set(prompt_ids)
         queue = self.server.prompt_queue
-        while queue.delete_queue_item(lambda item: item[1] in ids):
+        deleted = []
+
+        def ours(item) -> bool:
+            if item[1] in ids:
+                deleted.append(item[1])
+                return True
+            return False
+        while queue.delete_queue_item(ours):
             pass
+        self._withdrawn.update(deleted)
         if interrupt:
             running, _ = queue.get_current_queue_volatile()
             if any(item[1] in ids for item in running):
