@@ -20,7 +20,7 @@ import unicodedata
 
 import yaml
 
-from ..engine.metadata import thumbnail
+from ..engine.metadata import MAX_TEXT, thumbnail
 from ..engine.safetensors_header import read_header
 from .fs_safety import read_bytes
 from .identity import autov2
@@ -107,21 +107,38 @@ def civitai_fields(config) -> dict:
             "nsfw": nsfw if isinstance(nsfw, bool) else None}
 
 
-_CIVITAI_KEYS = (b"civitai_url", b"nsfw")
+MAX_LISTED_TAGS = 64
 
 
-def civitai_of_config(path: str) -> dict:
-    """civitai_fields of the config.yaml at `path` (already confined to its root by the caller),
-    for the listing: a file naming none of those fields is not parsed, an unreadable one gives
-    Nones (the detail route reports what is wrong with it)."""
+def config_tags(config) -> list:
+    """The tags a person (or an imported sidecar) set in config.yaml: strings only, at most
+    MAX_LISTED_TAGS, each at most MAX_TEXT characters (a hand-edited file may hold anything)."""
+    tags = config.get("tags") if isinstance(config, dict) else None
+    if not isinstance(tags, list):
+        return []
+    return [t[:MAX_TEXT] for t in tags if isinstance(t, str) and t][:MAX_LISTED_TAGS]
+
+
+def listing_fields(config) -> dict:
+    """What the listing shows from config.yaml: the Civitai link, NSFW level and the tags."""
+    return {**civitai_fields(config), "tags": config_tags(config)}
+
+
+_LISTING_KEYS = (b"civitai_url", b"nsfw", b"tags:")
+
+
+def listing_fields_of_config(path: str) -> dict:
+    """listing_fields of the config.yaml at `path` (already confined to its root by the caller): a
+    file naming none of those fields is not parsed (most are not), an unreadable one gives the
+    empty fields (the detail route reports what is wrong with it)."""
     try:
         raw = read_bytes(path)
-        if raw is None or not any(k in raw for k in _CIVITAI_KEYS):
-            return civitai_fields(None)
+        if raw is None or not any(k in raw for k in _LISTING_KEYS):
+            return listing_fields(None)
         doc = yaml.load(raw, Loader=_Loader)
     except (OSError, yaml.YAMLError):
-        return civitai_fields(None)
-    return civitai_fields(doc)
+        return listing_fields(None)
+    return listing_fields(doc)
 
 
 def generated_fields(inspection: dict | None, *, filename: str, role, lora_id: str, sha256, preview, now: str,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 
-from .config_files import CONFIG_NAME, civitai_fields, civitai_of_config, existing_preview
+from .config_files import CONFIG_NAME, existing_preview, listing_fields, listing_fields_of_config
 from .errors import OutsideRoots
 from .roles import role_in_root
 from .roots import within_root
@@ -64,20 +64,21 @@ def index_items(root: str, rows: list, root_index: int = 0) -> list:
             "size": r.get("size"),
             "trigger_words": insp.get("trigger_words") or [],
             "blocks": insp.get("blocks") or [],
-            **(_civitai(root, folder) if has_config else civitai_fields(None)),
+            **(_from_config(root, folder) if has_config else listing_fields(None)),
             "_search": " ".join([rel, insp.get("title") or "", *(insp.get("trigger_words") or [])]).casefold(),
         })
     return items
 
 
-def _civitai(root: str, folder: str) -> dict:
-    """civitai_url, nsfw_level, nsfw from the LoRA's config.yaml (so the panel can link and blur
-    without opening each detail); a config.yaml that is a link leading outside the root is not read."""
+def _from_config(root: str, folder: str) -> dict:
+    """civitai_url, nsfw_level, nsfw and tags from the LoRA's config.yaml (so the panel can link,
+    blur and filter by tag without opening each detail); a config.yaml that is a link leading
+    outside the root is not read."""
     try:
         path = within_root(root, os.path.join(root, folder, CONFIG_NAME))
     except OutsideRoots:
-        return civitai_fields(None)
-    return civitai_of_config(path)
+        return listing_fields(None)
+    return listing_fields_of_config(path)
 
 
 def public(item: dict) -> dict:

@@ -72,7 +72,8 @@ class LoraAtlasBrowser:
             return float("nan")
 
     def browse(self, search, architecture, role, adapter, sort, index, lora_name=PICK_FILTERS):
-        from ..library.lora_details import civitai_fields, read_user_config, user_fields
+        from ..library.config_files import listing_fields
+        from ..library.lora_details import read_user_config, user_fields
         from .images import load_image
         state = comfy_glue.get_state()
         item = select(state, search=search, architecture=architecture, role=role, adapter=adapter, sort=sort,
@@ -85,7 +86,7 @@ class LoraAtlasBrowser:
         preview = os.path.join(root, item["preview"]) if item["preview"] else None
         info = {k: v for k, v in item.items() if not k.startswith("_")}
         info.update({"config_name": config.get("name"), "notes": config.get("notes"),
-                     "default_weight": fields["default_weight"], **civitai_fields(config)})
+                     "default_weight": fields["default_weight"], **listing_fields(config)})
         return (item["lora_name"], fields["default_weight"], words, json.dumps(info, sort_keys=True), load_image(preview))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..engine.adapters import ADAPTERS
+from ..engine.architecture import ARCHITECTURES
 from ..engine.planner import DEFAULT_HEADROOM, DEFAULT_POLICY, DEFAULT_ROLE_ORDER, POLICIES
 from ..version import __version__
 from .errors import ApiError
@@ -39,7 +41,8 @@ async def get_settings(request, ctx):
         "roots_source": state.roots_source, "policies": list(POLICIES),
         "default_policy": DEFAULT_POLICY, "default_headroom": DEFAULT_HEADROOM,
         "role_order": list(DEFAULT_ROLE_ORDER), "rescan_interval": state.rescan_interval,
-        "auto_scan": state.auto_scan, "scanning": state.scanning})
+        "auto_scan": state.auto_scan, "scanning": state.scanning,
+        "architectures": list(ARCHITECTURES), "adapters": list(ADAPTERS)})   # the panel's filter choices
 
 
 def check_settings(body) -> dict:

@@ -110,6 +110,11 @@ def test_config_edit_lands_in_config_yaml(page, serve, library_copy):
     assert config["tags"] == ["ink", "lineart"]
     assert config["default_weight"] == 0.7
     assert served.api(f"/loras/{item['id']}")["default_weight"] == 0.7
+    assert served.api("/loras?q=inksketch")["items"][0]["tags"] == ["ink", "lineart"]   # the listing shows them
+    open_panel(page, served)
+    page.fill("input[name=tag]", "LineArt")                  # a tag filter, applied in the page
+    wait_count(page, 1)
+    assert card_names(page) == ["Ink Sketch"]
 
 
 def test_plan_is_built_and_copied(page, serve, library_copy):

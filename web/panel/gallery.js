@@ -7,9 +7,6 @@ import { field, h, select } from "./dom.js";
 export const CARD_W = 168;
 export const CARD_H = 232;
 const OVERSCAN = 1;                  // rows rendered above and below the visible ones
-const ARCHITECTURES = ["sd1", "sd2", "sdxl", "sd3", "flux", "chroma", "wan", "hunyuan_video", "qwen_image",
-  "hidream", "lumina2", "ltxv", "unknown"];
-const ADAPTERS = ["lora", "locon", "loha", "lokr", "glora", "oft", "boft", "full"];
 const BASE_HINTS = ["noobai", "illustrious", "pony", "animagine", "sdxl_base"];
 const SORTS = [["path", "Path"], ["name", "Name A–Z"], ["-name", "Name Z–A"], ["architecture", "Architecture"],
   ["adapter", "Adapter"], ["role", "Role"], ["-size", "Largest"], ["size", "Smallest"]];
@@ -25,6 +22,11 @@ export function badges(item) {
   if (!item.ok) out.push(["error", item.error || "unreadable"]);
   if (item.quarantined) out.push(["quarantined", "in the quarantine folder"]);
   return out;
+}
+
+/** Civitai's NSFW level (1 PG, 2 PG-13, 4 R, 8 X, 16 XXX) or flag, from the LoRA's config.yaml. */
+export function isNsfw(item) {
+  return item.nsfw === true || (typeof item.nsfw_level === "number" && item.nsfw_level >= 4);
 }
 
 export class Gallery {
@@ -68,12 +70,19 @@ export class Gallery {
     });
     const any = (label) => [["", label]];
     const yesNo = (label) => [["", label], ["1", "yes"], ["0", "no"]];
-    const roles = (this.ctx.settings && this.ctx.settings.role_order) || ["characters", "concepts", "poses", "styles"];
+    const settings = this.ctx.settings || {};        // GET /settings: the server's own lists
+    const roles = settings.role_order || ["characters", "concepts", "poses", "styles"];
+    const tag = h("input", { type: "search", placeholder: "tag", class: "la-tag-filter", name: "tag" });
+    tag.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => { f.tag = tag.value.trim(); this.reload(true); }, 180);
+    });
     const controls = [
       field("Search", search),
-      field("Architecture", select(any("any").concat(ARCHITECTURES), "", { onchange: set("architecture"), name: "architecture" })),
-      field("Adapter", select(any("any").concat(ADAPTERS), "", { onchange: set("adapter"), name: "adapter" })),
+      field("Architecture", select(any("any").concat(settings.architectures || []), "", { onchange: set("architecture"), name: "architecture" })),
+      field("Adapter", select(any("any").concat(settings.adapters || []), "", { onchange: set("adapter"), name: "adapter" })),
       field("Role", select(any("any").concat(roles), "", { onchange: set("role"), name: "role" })),
+      field("Tag", tag),
       field("Base model", select(any("any").concat(BASE_HINTS), "", { onchange: set("base_model_hint"), name: "base_model_hint" })),
       field("Preview", select(yesNo("any"), "", { onchange: set("has_preview"), name: "has_preview" })),
       field("Usable", select(yesNo("any"), "", { onchange: set("ok"), name: "ok" })),
@@ -152,9 +161,10 @@ export class Gallery {
   card(item, index) {
     const { api, host } = this.ctx;
     const thumb = item.has_preview
-      ? h("img", { src: api.previewUrl(item.id), loading: "lazy", decoding: "async", alt: "", draggable: "false" })
+      ? h("img", { src: api.previewUrl(item.id), loading: "lazy", decoding: "async", alt: "", draggable: "false",
+        class: isNsfw(item) ? "la-nsfw" : null, title: isNsfw(item) ? "NSFW (from Civitai's level): hover to see" : null })
       : h("div", { class: "la-noimg", "aria-hidden": "true" }, item.ok ? (item.architecture || "?").toUpperCase() : "not usable");
-    const tags = [item.architecture, item.adapter, item.role].filter(Boolean)
+    const tags = [item.architecture, item.adapter, item.role, ...(item.tags || []).slice(0, 3)].filter(Boolean)
       .map((t) => h("span", { class: "la-tag" }, t));
     const warn = badges(item).map(([label, title]) => h("span", { class: "la-badge", title }, label));
     const actions = [h("button", {

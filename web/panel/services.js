@@ -15,11 +15,15 @@ export function localMatch(item, f) {
   if (f.has_preview === "0" && item.has_preview) return false;
   if (f.quarantined === "1" && !item.quarantined) return false;
   if (f.quarantined === "0" && item.quarantined) return false;
+  if (f.tag) {
+    const want = f.tag.toLowerCase();
+    if (!(item.tags || []).some((t) => t.toLowerCase() === want)) return false;
+  }
   return true;
 }
 
 export function needsLocal(f) {
-  return Boolean(f.base_model_hint || f.has_preview || f.quarantined);
+  return Boolean(f.base_model_hint || f.has_preview || f.quarantined || f.tag);
 }
 
 export class LoraService {

@@ -43,6 +43,8 @@ export const CSS = `
 .lora-atlas .la-thumb { height: 120px; border-radius: 4px; overflow: hidden; background: #15161a; flex: none;
   display: flex; align-items: center; justify-content: center; }
 .lora-atlas .la-thumb img { width: 100%; height: 100%; object-fit: cover; }
+.lora-atlas .la-thumb img.la-nsfw { filter: blur(14px); }
+.lora-atlas .la-card:hover img.la-nsfw, .lora-atlas .la-card:focus img.la-nsfw { filter: none; }
 .lora-atlas .la-noimg { color: var(--la-muted); font-weight: 600; letter-spacing: .05em; font-size: 12px; }
 .lora-atlas .la-name { font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .lora-atlas .la-tags { display: flex; flex-wrap: wrap; gap: 3px; max-height: 40px; overflow: hidden; }
