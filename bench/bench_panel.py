@@ -27,17 +27,10 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "helpers"))
+from panel_probes import SHOWN_AT_SCROLL  # noqa: E402 - the page probe the browser tests use too
 
 
-# true once the cards of the rows at the scroll position are painted with their LoRAs
-SHOWN_AT_SCROLL = """() => {
-    const el = document.querySelector('.la-scroller');
-    const cols = Math.max(1, Math.floor(el.clientWidth / 168));
-    const total = parseInt(document.querySelector('.la-status').textContent, 10);
-    const i = Math.min(total - 1, Math.floor(el.scrollTop / 232) * cols + cols);
-    const card = document.querySelector(`.la-card[data-index="${i}"]`);
-    return Boolean(card && card.dataset.id);
-}"""
 
 
 def free_port() -> int:

@@ -20,12 +20,11 @@ from .. import config_files as cf
 from ..organize import Plan, _Builder
 from ..organize_apply import apply
 from . import graph, prompts
-from .client import ComfyError, saved_images
+from .client import ComfyError, first_png
 from .selection import Target, sha_file
 
 BASE_NAME = "preview.base.png"
 BASE_SUFFIX = ".preview.base.png"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def base_file(t: Target) -> str | None:
@@ -41,13 +40,7 @@ def render_baseline(t: Target, client, settings: dict, prefix: str, timeout: flo
     prompt = prompts.preview_prompt(settings, t.path, t.config)
     g = graph.family_graph(settings, t.family, None, prompt, seed=graph.preview_seed(t.lora_id),
                            filename_prefix=prefix + "_base")
-    images = saved_images(client.wait(client.queue(g), timeout))
-    if not images:
-        raise ComfyError("render", f"the baseline of '{t.path}' saved no image")
-    data = client.image(images[0])
-    if not data.startswith(PNG_MAGIC):
-        raise ComfyError("bad_answer", f"the baseline of '{t.path}' is not a PNG")
-    return data
+    return first_png(client, client.wait(client.queue(g), timeout), f"the baseline of '{t.path}'")
 
 
 def add_baseline(root: str, t: Target, result, client, settings: dict, prefix: str, timeout: float, run):

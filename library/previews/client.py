@@ -27,6 +27,7 @@ from ..errors import LibraryError
 
 MAX_JSON = 64 << 20            # /object_info of a server with many nodes is a few MB
 MAX_IMAGE = 256 << 20
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 REQUEST_TIMEOUT = 60.0
 POLL_SECONDS = 0.25
 
@@ -228,3 +229,15 @@ def saved_images(outputs: dict) -> list:
             if isinstance(image, dict) and image.get("filename"):
                 out.append(image)
     return out
+
+
+def first_png(client, outputs: dict, what: str) -> bytes:
+    """The first image a finished prompt saved, as PNG bytes; ComfyError naming `what` (which
+    render, on which server) when it saved none or sent something else."""
+    images = saved_images(outputs)
+    if not images:
+        raise ComfyError("render", f"{what} finished but saved no image")
+    data = client.image(images[0])
+    if not data.startswith(PNG_MAGIC):
+        raise ComfyError("bad_answer", f"{what} sent an image that is not a PNG")
+    return data

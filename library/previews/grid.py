@@ -30,7 +30,7 @@ from ..scan import scan
 from ..store import Store
 from . import graph, prompts
 from . import settings as S
-from .client import ComfyError, saved_images
+from .client import ComfyError, first_png
 from .selection import PreviewReport, Result, Target, no_template, select_targets, sha_file
 
 GRID_NODE = "LoraAtlasBlockGrid"
@@ -38,7 +38,6 @@ GRID_NAME = "preview.grid.png"
 GRID_SUFFIX = ".preview.grid.png"
 DEFAULT_STRENGTHS = (0.5, 1.0)
 MAX_STRENGTHS = 8
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _GROUP = re.compile(r"^([A-Z]+)\d*$")
 
 
@@ -156,10 +155,4 @@ def _render(t: Target, client, settings: dict, values: list, timeout: float, ser
     g = grid_graph(template, lora_name, positive=prompt.positive, negative=prompt.negative,
                    seed=graph.preview_seed(t.lora_id), strengths=values,
                    filename_prefix=f"lora_atlas_previews/{uuid.uuid4().hex[:12]}/grid-{t.lora_id[:12]}")
-    images = saved_images(client.wait(client.queue(g), timeout))
-    if not images:
-        raise ComfyError("render", f"the grid of '{t.path}' saved no image")
-    data = client.image(images[0])
-    if not data.startswith(PNG_MAGIC):
-        raise ComfyError("bad_answer", f"the grid of '{t.path}' is not a PNG")
-    return data
+    return first_png(client, client.wait(client.queue(g), timeout), f"the grid of '{t.path}'")

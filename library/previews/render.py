@@ -41,7 +41,7 @@ from ..scan import scan
 from ..store import Store
 from . import baseline, graph, prompts
 from . import settings as S
-from .client import ComfyError, saved_images
+from .client import ComfyError, first_png
 from .dispatch import Cancel, Server, dispatch
 # plan_previews is offered here too: render.py is where the CLI and the job find both halves.
 from .selection import (PREVIEW_NAME, PreviewReport, Result, Target, no_template, plan_previews,  # noqa: F401
@@ -49,7 +49,6 @@ from .selection import (PREVIEW_NAME, PreviewReport, Result, Target, no_template
 
 PREFIX_DIR = "lora_atlas_previews"
 RENDER_TIMEOUT = 1800.0
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MODEL_FOLDERS = {"checkpoint": ("checkpoints", "checkpoints"), "diffusion_model": ("diffusion_models", "diffusion_models"),
                  "text_encoders": ("text_encoders", "text_encoders"), "vae": ("vae", "vae")}
 
@@ -193,13 +192,8 @@ def _render_one(t: Target, server: Server, settings: dict, nonce: str, timeout: 
     prompt_id = server.client.queue(g)
     if job is not None:
         job.prompt_id = prompt_id                 # from now on a cancel can take it back
-    outputs = server.client.wait(prompt_id, timeout)
-    images = saved_images(outputs)
-    if not images:
-        raise ComfyError("render", f"ComfyUI at {server.name} finished but saved no image for '{t.path}'")
-    data = server.client.image(images[0])
-    if not data.startswith(PNG_MAGIC):
-        raise ComfyError("bad_answer", f"ComfyUI at {server.name} sent an image that is not a PNG for '{t.path}'")
+    data = first_png(server.client, server.client.wait(prompt_id, timeout),
+                     f"ComfyUI at {server.name} rendering '{t.path}'")
     record = dict(prompt.record(), seed=seed, family=t.family, lora_name=lora_name, server=server.name,
                   width=template["width"], height=template["height"], steps=template["steps"], cfg=template["cfg"],
                   sampler=template["sampler"], scheduler=template["scheduler"], weight=template["weight"],

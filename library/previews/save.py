@@ -17,9 +17,9 @@ from ..organize_apply import apply
 from ..organize_index import index_plan
 from ..scan import scan
 from ..store import Store
+from .client import PNG_MAGIC
 from .selection import PreviewReport, Result, select_targets
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_PNG = 64 << 20
 
 

@@ -13,17 +13,7 @@ import yaml
 from lora_atlas.library import operations
 
 from many_loras import build_many
-
-
-# true once the cards of the rows at the scroll position are painted with their LoRAs
-SHOWN_AT_SCROLL = """() => {
-    const el = document.querySelector('.la-scroller');
-    const cols = Math.max(1, Math.floor(el.clientWidth / 168));
-    const total = parseInt(document.querySelector('.la-status').textContent, 10);
-    const i = Math.min(total - 1, Math.floor(el.scrollTop / 232) * cols + cols);
-    const card = document.querySelector(`.la-card[data-index="${i}"]`);
-    return Boolean(card && card.dataset.id);
-}"""
+from panel_probes import SHOWN_AT_SCROLL      # tests/helpers
 
 
 def open_panel(page, served):

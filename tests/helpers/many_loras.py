@@ -11,7 +11,6 @@ from lora_atlas.demo.synthetic_loras import write_fixture
 
 def build_many(root, n: int) -> str:
     """`n` LoRA files of one real SD1 header (sparse: weights are holes) in folders of 500."""
-    from lora_atlas.demo.synthetic_loras import write_fixture
     root = str(root)
     os.makedirs(root, exist_ok=True)
     template = write_fixture("sd1_lora", os.path.join(root, "template.tmp"), sparse=True, rank=1)

@@ -7,13 +7,27 @@ queue route write and report."""
 
 from __future__ import annotations
 
+import json
+import os
 import struct
 import zlib
 
+from libraries import build_comfy_library
+from lora_atlas.library import operations
 from lora_atlas.library.previews import graph, prompts, settings
 from lora_atlas.library.previews.client import ComfyClient
 
 CKPT = "sd15_random.safetensors"
+
+
+def organized_preview_library(root) -> str:
+    """The small ComfyUI-shaped fixture library, organized, with a preview_config.json for 64x64 in
+    2 steps on CKPT: what the previews' unit tests render into."""
+    root = build_comfy_library(root)
+    with open(os.path.join(root, "preview_config.json"), "w") as fh:
+        json.dump({"width": 64, "height": 64, "steps": 2, "templates": {"sd1": {"checkpoint": CKPT}}}, fh)
+    assert operations.organize(root, previews=False).run
+    return root
 
 
 def _png(w=64, h=64, shade=0x80) -> bytes:

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from libraries import build_comfy_library, tree_hashes   # tests/helpers
-from preview_doubles import CKPT, FixedPngClient   # tests/helpers
+from preview_doubles import FixedPngClient, organized_preview_library   # tests/helpers
 from lora_atlas.library import operations
 from lora_atlas.library.previews import render
 from lora_atlas.library.previews.client import ComfyError
@@ -58,11 +58,7 @@ class Double(FixedPngClient):
 
 @pytest.fixture
 def lib(tmp_path):
-    root = build_comfy_library(tmp_path / "lib")
-    with open(os.path.join(root, "preview_config.json"), "w") as fh:
-        json.dump({"width": 64, "height": 64, "steps": 2, "templates": {"sd1": {"checkpoint": CKPT}}}, fh)
-    assert operations.organize(root, previews=False).run
-    return root
+    return organized_preview_library(tmp_path / "lib")
 
 
 def _by_name(report):

@@ -9,23 +9,19 @@ import os
 
 import pytest
 
-from libraries import PNG_1x1, build_comfy_library, tree_hashes   # tests/helpers
+from libraries import PNG_1x1, tree_hashes   # tests/helpers
 from lora_atlas.engine.block_vectors import populate
 from lora_atlas.library import config_files as cf
 from lora_atlas.library import operations
 from lora_atlas.library.errors import InvalidDocument
 from lora_atlas.library.previews import grid, render
 from lora_atlas.library.previews.save import save_preview
-from preview_doubles import CKPT, GRID, WITH, WITHOUT, PairClient   # tests/helpers
+from preview_doubles import GRID, WITH, WITHOUT, PairClient, organized_preview_library   # tests/helpers
 
 
 @pytest.fixture
 def lib(tmp_path):
-    root = build_comfy_library(tmp_path / "lib")
-    with open(os.path.join(root, "preview_config.json"), "w") as fh:
-        json.dump({"width": 64, "height": 64, "steps": 2, "templates": {"sd1": {"checkpoint": CKPT}}}, fh)
-    assert operations.organize(root, previews=False).run
-    return root
+    return organized_preview_library(tmp_path / "lib")
 
 
 def _read(root, rel) -> bytes:
