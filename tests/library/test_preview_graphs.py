@@ -141,6 +141,17 @@ def test_flux2_samples_with_its_resolution_schedule_or_a_ksampler_when_asked():
     assert "templates.flux.scheduler" in err.value.problems[0]
 
 
+def test_a_missing_model_of_a_new_family_names_its_template_key():
+    from lora_atlas.library.previews import render
+    t = settings.resolved(settings.validate(None), "hunyuan_video15")
+    lists = {"diffusion_models": [t["diffusion_model"]], "text_encoders": [t["text_encoders"][0]], "vae": [t["vae"]]}
+    (msg,) = render.missing_models(t, lists, "http://h:1")
+    assert "byt5_small_glyphxl_fp16.safetensors" in msg and "templates.hunyuan_video15.text_encoders" in msg
+    radiance = settings.resolved(settings.validate(None), "chroma_radiance")      # ComfyUI lists 'pixel_space' as a VAE
+    assert render.missing_models(radiance, {"diffusion_models": [radiance["diffusion_model"]],
+                                            "text_encoders": radiance["text_encoders"], "vae": ["pixel_space"]}, "s") == []
+
+
 def test_same_inputs_same_dict_and_a_fixed_seed_per_lora():
     assert json.dumps(_build("flux")) == json.dumps(_build("flux"))
     assert graph.preview_seed("id-1") == graph.preview_seed("id-1") != graph.preview_seed("id-2")
