@@ -11,6 +11,12 @@ ComfyUI's own loader nodes (present in 0.3.64 and 0.33.0, names and inputs as /o
                                   [→ FluxGuidance] → EmptySD3LatentImage, or for the video families
                                   EmptyHunyuanLatentVideo with one frame → KSampler → VAEDecode → SaveImage
 
+The 2026 families (ComfyUI 0.33.0's own nodes) swap single nodes: `shift` through ModelSamplingAuraFlow
+where the model's timestep is its sigma (Z-Image, Lumina 2, Chroma Radiance, Flux.2), the family's latent
+node (EmptyFlux2LatentImage, EmptyChromaRadianceLatentImage, EmptyHunyuanVideo15Latent; one frame for
+video), and for Flux.2 with scheduler "flux2" the sampler chain ComfyUI ships for it: RandomNoise +
+KSamplerSelect + Flux2Scheduler + CFGGuider → SamplerCustomAdvanced.
+
 Any family may name a `checkpoint` instead of separate models. With `lora_name=None` the same graph is
 built without the LoRA: the baseline of an A/B pair (same seed, prompt and settings).
 
@@ -37,19 +43,34 @@ OUTPUTS = {
     "LoraLoader": ("MODEL", "CLIP"),
     "LoraLoaderModelOnly": ("MODEL",),
     "ModelSamplingSD3": ("MODEL",),
+    "ModelSamplingAuraFlow": ("MODEL",),
     "CLIPTextEncode": ("CONDITIONING",),
     "FluxGuidance": ("CONDITIONING",),
     "EmptyLatentImage": ("LATENT",),
     "EmptySD3LatentImage": ("LATENT",),
     "EmptyHunyuanLatentVideo": ("LATENT",),
+    "EmptyFlux2LatentImage": ("LATENT",),
+    "EmptyChromaRadianceLatentImage": ("LATENT",),
+    "EmptyHunyuanVideo15Latent": ("LATENT",),
     "KSampler": ("LATENT",),
+    "RandomNoise": ("NOISE",),
+    "KSamplerSelect": ("SAMPLER",),
+    "Flux2Scheduler": ("SIGMAS",),
+    "CFGGuider": ("GUIDER",),
+    "SamplerCustomAdvanced": ("LATENT", "LATENT"),
     "VAEDecode": ("IMAGE",),
     "SaveImage": (),
 }
 LATENT_NODE = {"sd1": "EmptyLatentImage", "sd2": "EmptyLatentImage", "sdxl": "EmptyLatentImage",
                "sd3": "EmptySD3LatentImage", "flux": "EmptySD3LatentImage", "chroma": "EmptySD3LatentImage",
                "qwen_image": "EmptySD3LatentImage",
-               "wan": "EmptyHunyuanLatentVideo", "hunyuan_video": "EmptyHunyuanLatentVideo"}
+               "wan": "EmptyHunyuanLatentVideo", "hunyuan_video": "EmptyHunyuanLatentVideo",
+               "z_image": "EmptySD3LatentImage", "lumina2": "EmptySD3LatentImage", "flux2": "EmptyFlux2LatentImage",
+               "chroma_radiance": "EmptyChromaRadianceLatentImage", "hunyuan_video15": "EmptyHunyuanVideo15Latent",
+               "kandinsky5": "EmptyHunyuanLatentVideo"}
+VIDEO_LATENTS = ("EmptyHunyuanLatentVideo", "EmptyHunyuanVideo15Latent")      # take a `length` (one frame)
+# Families whose model takes the sigma itself as timestep (multiplier 1): ModelSamplingSD3's x1000 would be wrong.
+AURAFLOW_SHIFT = ("z_image", "lumina2", "chroma", "chroma_radiance", "flux2")
 CLIP_LOADER = {1: "CLIPLoader", 2: "DualCLIPLoader", 3: "TripleCLIPLoader"}
 SEED_BITS = 48             # fits a JavaScript number and ComfyUI's 64-bit seed
 MAX_PREFIX = 200
@@ -94,23 +115,39 @@ def preview_graph(template: dict, lora_name: str | None, *, weight: float, promp
             lora = g.add("LoraLoaderModelOnly", model=model, lora_name=lora_name, strength_model=float(weight))
             model = g.out(lora, "MODEL")
     if template.get("shift") is not None:
-        model = g.out(g.add("ModelSamplingSD3", model=model, shift=float(template["shift"])), "MODEL")
-    positive = g.out(g.add("CLIPTextEncode", text=prompt, clip=clip), "CONDITIONING")
-    negative_cond = g.out(g.add("CLIPTextEncode", text=negative, clip=clip), "CONDITIONING")
+        shift_class = "ModelSamplingAuraFlow" if family in AURAFLOW_SHIFT else "ModelSamplingSD3"
+        model = g.out(g.add(shift_class, model=model, shift=float(template["shift"])), "MODEL")
+    prefix = template.get("prompt_prefix") or ""
+    positive = g.out(g.add("CLIPTextEncode", text=prefix + prompt, clip=clip), "CONDITIONING")
+    negative_cond = g.out(g.add("CLIPTextEncode", text=prefix + negative, clip=clip), "CONDITIONING")
     if template.get("guidance") is not None:
         positive = g.out(g.add("FluxGuidance", conditioning=positive, guidance=float(template["guidance"])),
                          "CONDITIONING")
     latent_class = LATENT_NODE[family]
     size = {"width": int(width), "height": int(height)}
-    if latent_class == "EmptyHunyuanLatentVideo":
+    if latent_class in VIDEO_LATENTS:
         size["length"] = 1                   # one frame
     latent = g.out(g.add(latent_class, **size, batch_size=1), "LATENT")
-    samples = g.out(g.add("KSampler", model=model, seed=int(seed), steps=int(steps), cfg=float(cfg),
-                          sampler_name=sampler, scheduler=scheduler, positive=positive, negative=negative_cond,
-                          latent_image=latent, denoise=1.0), "LATENT")
+    if scheduler == S.FLUX2_SCHEDULER:
+        samples = _flux2_sampling(g, model, positive, negative_cond, latent, seed, steps, cfg, sampler, size)
+    else:
+        samples = g.out(g.add("KSampler", model=model, seed=int(seed), steps=int(steps), cfg=float(cfg),
+                              sampler_name=sampler, scheduler=scheduler, positive=positive, negative=negative_cond,
+                              latent_image=latent, denoise=1.0), "LATENT")
     image = g.out(g.add("VAEDecode", samples=samples, vae=vae), "IMAGE")
     g.add("SaveImage", images=image, filename_prefix=filename_prefix)
     return g.nodes
+
+
+def _flux2_sampling(g: _Prompt, model, positive, negative, latent, seed, steps, cfg, sampler, size) -> list:
+    """Flux.2's schedule depends on the image size, so it samples through SamplerCustomAdvanced
+    (CFGGuider at cfg 1 skips the negative, as the dev model's BasicGuider does)."""
+    noise = g.out(g.add("RandomNoise", noise_seed=int(seed)), "NOISE")
+    guider = g.out(g.add("CFGGuider", model=model, positive=positive, negative=negative, cfg=float(cfg)), "GUIDER")
+    chosen = g.out(g.add("KSamplerSelect", sampler_name=sampler), "SAMPLER")
+    sigmas = g.out(g.add("Flux2Scheduler", steps=int(steps), width=size["width"], height=size["height"]), "SIGMAS")
+    return g.out(g.add("SamplerCustomAdvanced", noise=noise, guider=guider, sampler=chosen, sigmas=sigmas,
+                       latent_image=latent), "LATENT")
 
 
 def _loaders(g: _Prompt, t: dict):
@@ -150,12 +187,15 @@ def _check(t, lora_name, weight, prompt, negative, seed, width, height, steps, c
     problems = []
     if t.get("family") not in S.FAMILIES:
         problems.append(f"family: {t.get('family')!r} is not one of {', '.join(S.FAMILIES)}")
+    elif scheduler == S.FLUX2_SCHEDULER and t["family"] != "flux2":
+        problems.append(f"scheduler: '{S.FLUX2_SCHEDULER}' is for the flux2 family only")
     elif t.get("checkpoint") is None and len(t.get("text_encoders") or ()) not in S.CLIP_TYPES[t["family"]]:
         problems.append(f"text_encoders: {t['family']} takes {sorted(S.CLIP_TYPES[t['family']])} text encoder(s)")
     if lora_name is not None:
         problems += S._model_name("lora_name", lora_name)
     problems += S._number("weight", weight, -S.WEIGHT_MAX, S.WEIGHT_MAX)
     problems += S._text("prompt", prompt, S.MAX_TEXT) + S._text("negative", negative, S.MAX_TEXT)
+    problems += S._text("prompt_prefix", t.get("prompt_prefix") or "", S.MAX_TEXT)
     if not S._is_int(seed) or not 0 <= seed < 1 << 64:
         problems.append(f"seed: must be a whole number from 0 to 2**64-1, not {seed!r}")
     problems += S._size("width", width) + S._size("height", height) + S._int("steps", steps, 1, S.STEPS_MAX)

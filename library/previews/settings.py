@@ -12,8 +12,10 @@ The seed's global fields stay at the top level, as the defaults of every render:
 `templates` holds one entry per family in FAMILIES: which models the rendering ComfyUI must load
 (`checkpoint`, or `diffusion_model` + `text_encoders` + `vae`), `sampler`, `scheduler`, and the
 family's own `steps` / `cfg` / `width` / `height` (null: the global value), plus `guidance`
-(FluxGuidance, Flux and HunyuanVideo), `shift` (ModelSamplingSD3) and `lora_text_encoder` (whether
-the LoRA also patches the text encoder: LoraLoader, or LoraLoaderModelOnly).
+(FluxGuidance, Flux and HunyuanVideo), `shift` (ModelSamplingSD3, or ModelSamplingAuraFlow for the families
+whose timestep is the sigma), `prompt_prefix` (put before both prompts: Lumina 2's system prompt) and
+`lora_text_encoder` (whether the LoRA also patches the text encoder: LoraLoader, or LoraLoaderModelOnly).
+Flux.2's `scheduler` "flux2" is its own resolution-dependent schedule (Flux2Scheduler).
 
 `load_settings` fills defaults into what the file holds, checks every field and raises one
 InvalidDocument listing every problem, each naming the file. Fields it does not know are kept as they
@@ -30,16 +32,23 @@ import os
 from ..errors import InvalidDocument
 from ..index_files import PREVIEW_CONFIG_NAME, JsonUnreadable, read_json
 
-FAMILIES = ("sd1", "sd2", "sdxl", "sd3", "flux", "chroma", "wan", "hunyuan_video", "qwen_image")
+FAMILIES = ("sd1", "sd2", "sdxl", "sd3", "flux", "chroma", "wan", "hunyuan_video", "qwen_image",
+            "z_image", "lumina2", "flux2", "chroma_radiance", "hunyuan_video15", "kandinsky5")
 SD_STYLE = ("sd1", "sd2", "sdxl")                      # one checkpoint holds model, text encoder and VAE
-VIDEO_FAMILIES = ("wan", "hunyuan_video")              # rendered as one frame
+VIDEO_FAMILIES = ("wan", "hunyuan_video", "hunyuan_video15", "kandinsky5")     # rendered as one frame
 
 # Text-encoder loader `type` per family and number of encoders (CLIPLoader, DualCLIPLoader, TripleCLIPLoader).
 CLIP_TYPES = {
     "sd1": {1: "stable_diffusion"}, "sd2": {1: "stable_diffusion"}, "sdxl": {2: "sdxl"},
     "sd3": {1: "sd3", 2: "sd3", 3: None}, "flux": {2: "flux"}, "chroma": {1: "chroma"}, "wan": {1: "wan"},
     "hunyuan_video": {2: "hunyuan_video"}, "qwen_image": {1: "qwen_image"},
+    "z_image": {1: "lumina2"}, "lumina2": {1: "lumina2"}, "flux2": {1: "flux2"}, "chroma_radiance": {1: "chroma"},
+    "hunyuan_video15": {2: "hunyuan_video_15"}, "kandinsky5": {2: "kandinsky5"},
 }
+
+# Lumina 2 was trained with a system prompt before the user's (ComfyUI's CLIPTextEncodeLumina2 "superior").
+LUMINA2_PREFIX = ("You are an assistant designed to generate superior images with the superior degree of image-text "
+                  "alignment based on textual prompts or user prompts. <Prompt Start> ")
 
 MAX_TEXT = 4000            # prompt templates and the negative prompt
 MAX_NOTE = 4000
@@ -98,8 +107,27 @@ TEMPLATE_DEFAULTS = {
                           "euler", "simple", 20, 1.0, (848, 480), guidance=6.0, lora_text_encoder=False),
     "qwen_image": _sep("qwen_image_fp8_e4m3fn.safetensors", ["qwen_2.5_vl_7b_fp8_scaled.safetensors"],
                        "qwen_image_vae.safetensors", "euler", "simple", 20, 2.5, (1328, 1328), lora_text_encoder=False),
+    # The 2026 families, after the text-to-image/video workflows ComfyUI 0.33.0 ships (blueprints/).
+    "z_image": _sep("z_image_turbo_bf16.safetensors", ["qwen_3_4b.safetensors"], "ae.safetensors",
+                    "res_multistep", "simple", 8, 1.0, (1024, 1024), shift=3.0, lora_text_encoder=False),
+    "lumina2": _sep("lumina_2_model_bf16.safetensors", ["gemma_2_2b_fp16.safetensors"], "ae.safetensors",
+                    "res_multistep", "simple", 25, 4.0, (1024, 1024), shift=6.0, lora_text_encoder=False,
+                    prompt_prefix=LUMINA2_PREFIX),
+    "flux2": _sep("flux2_dev_fp8mixed.safetensors", ["mistral_3_small_flux2_bf16.safetensors"], "flux2-vae.safetensors",
+                  "euler", "flux2", 20, 1.0, (1024, 1024), guidance=4.0, lora_text_encoder=False),
+    "chroma_radiance": _sep("chroma-radiance.safetensors", ["t5xxl_fp16.safetensors"], "pixel_space",
+                            "euler", "beta", 26, 4.0, (1024, 1024), lora_text_encoder=False),
+    "hunyuan_video15": _sep("hunyuanvideo1.5_720p_t2v_fp16.safetensors",
+                            ["qwen_2.5_vl_7b_fp8_scaled.safetensors", "byt5_small_glyphxl_fp16.safetensors"],
+                            "hunyuanvideo15_vae_fp16.safetensors", "euler", "simple", 20, 6.0, (848, 480), shift=7.0,
+                            lora_text_encoder=False),
+    "kandinsky5": _sep("kandinsky5lite_t2v_sft_5s.safetensors", ["qwen_2.5_vl_7b_fp8_scaled.safetensors", "clip_l.safetensors"],
+                       "hunyuan_video_vae_bf16.safetensors", "euler", "simple", 50, 5.0, (768, 512), shift=10.0,
+                       lora_text_encoder=False),
 }
-TEMPLATE_OPTIONAL = {"guidance": None, "shift": None, "weight_dtype": "default"}
+# `scheduler` "flux2": Flux.2's resolution-dependent schedule (Flux2Scheduler + SamplerCustomAdvanced).
+FLUX2_SCHEDULER = "flux2"
+TEMPLATE_OPTIONAL = {"guidance": None, "shift": None, "weight_dtype": "default", "prompt_prefix": ""}
 WEIGHT_DTYPES = ("default", "fp8_e4m3fn", "fp8_e4m3fn_fast", "fp8_e5m2")
 MODEL_KEYS = ("checkpoint", "diffusion_model", "text_encoders", "vae")
 SEPARATE_KEYS = MODEL_KEYS[1:]
@@ -184,6 +212,7 @@ def resolved(settings: dict, family: str) -> dict:
 
     out = {key: copy.deepcopy(t.get(key)) for key in (*MODEL_KEYS, "sampler", "scheduler", "guidance", "shift",
                                                         "weight_dtype", "lora_text_encoder")}
+    out["prompt_prefix"] = t.get("prompt_prefix") or ""
     out.update(family=family, steps=pick("steps", "steps"), cfg=float(pick("cfg", "guidance_scale")),
                width=pick("width", "width"), height=pick("height", "height"), weight=float(settings["weight"]))
     return out
@@ -254,6 +283,9 @@ def _template_problems(family: str, t: dict) -> list:
     for key in ("guidance", "shift"):
         if t.get(key) is not None:
             out += _number(p + key, t[key], 0.0, 100.0)
+    out += _text(p + "prompt_prefix", t.get("prompt_prefix", ""), MAX_TEXT)
+    if t.get("scheduler") == FLUX2_SCHEDULER and family != "flux2":
+        out.append(f"{p}scheduler: '{FLUX2_SCHEDULER}' (Flux2Scheduler) is for the flux2 family only")
     if t.get("weight_dtype", "default") not in WEIGHT_DTYPES:
         out.append(f"{p}weight_dtype: must be one of {', '.join(WEIGHT_DTYPES)}")
     if not isinstance(t.get("lora_text_encoder", True), bool):
