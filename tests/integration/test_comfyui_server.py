@@ -153,7 +153,16 @@ def _graph():
     return g
 
 
+def _scanned(server, timeout=120) -> None:
+    """Wait for the server's first library scan: until then the Browser node says to queue again."""
+    deadline = time.monotonic() + timeout
+    while _json(server, "/lora-atlas/loras?limit=1")[1]["scanning"]:
+        assert time.monotonic() < deadline, "the library scan did not end"
+        time.sleep(0.2)
+
+
 def test_graph_browser_planner_apply_renders_an_image(comfy_server):
+    _scanned(comfy_server)
     entry = _run(comfy_server, _graph())
     assert entry["status"]["status_str"] == "success", json.dumps(entry["status"])[-3000:]
     image = entry["outputs"]["10"]["images"][0]
