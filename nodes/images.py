@@ -70,11 +70,13 @@ def labelled_grid(cells: list, row_labels: list, col_labels: list, title: str):
     cell_w = max(im.width for row in cells for im in row)
     cell_h = max(im.height for row in cells for im in row)
     label_w, head_h, title_h, gap = 72, 18, 20, 4
-    width = label_w + len(col_labels) * (cell_w + gap)
+    title = title[:160]
+    # as wide as the title needs (PIL's default font: ~6 px a character), so the LoRA's name is whole
+    width = max(label_w + len(col_labels) * (cell_w + gap), 8 + 6 * len(title))
     height = title_h + head_h + len(row_labels) * (cell_h + gap)
     grid = Image.new("RGB", (width, height), (24, 26, 30))
     d = ImageDraw.Draw(grid)
-    d.text((4, 4), title[: max(8, width // 6)], fill=(230, 230, 230))
+    d.text((4, 4), title, fill=(230, 230, 230))
     for j, label in enumerate(col_labels):
         d.text((label_w + j * (cell_w + gap) + 2, title_h + 3), str(label)[:16], fill=(200, 200, 200))
     for i, (label, row) in enumerate(zip(row_labels, cells)):
