@@ -13,15 +13,11 @@ caches the rest of the baseline graph, never its SaveImage (a prefix unique per 
 
 from __future__ import annotations
 
-import hashlib
-import os
 
 from .. import config_files as cf
-from ..organize import Plan, _Builder
-from ..organize_apply import apply
 from . import graph, prompts
 from .client import ComfyError, first_png
-from .selection import Target, sha_file
+from .selection import Target, journal_image
 
 BASE_NAME = "preview.base.png"
 BASE_SUFFIX = ".preview.base.png"
@@ -54,12 +50,5 @@ def add_baseline(root: str, t: Target, result, client, settings: dict, prefix: s
     except ComfyError as exc:
         result.reason = (result.reason + "; " if result.reason else "") + f"A/B baseline failed: {exc}"
         return run
-    current = sha_file(os.path.join(root, rel))
-    plan = Plan(root=root, mode="previews")
-    b = _Builder(root, plan)
-    if b.write(rel, data, 0, "preview") or current == hashlib.sha256(data).hexdigest():
-        result.files.append(rel)
-    if plan.ops:
-        run = apply(plan, run)
-    return run
+    return journal_image(root, rel, data, result, run)
 

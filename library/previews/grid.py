@@ -15,8 +15,6 @@ back through the journal as
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 import uuid
 
@@ -24,14 +22,13 @@ from .. import config_files as cf
 from .. import journal
 from ..errors import InvalidDocument
 from ..lock import library_lock
-from ..organize import Plan, _Builder, check_root
-from ..organize_apply import apply
+from ..organize import check_root
 from ..scan import scan
 from ..store import Store
 from . import graph, prompts
 from . import settings as S
 from .client import ComfyError, first_png
-from .selection import PreviewReport, Result, Target, no_template, select_targets, sha_file
+from .selection import PreviewReport, Result, Target, journal_image, no_template, select_targets
 
 GRID_NODE = "LoraAtlasBlockGrid"
 GRID_NAME = "preview.grid.png"
@@ -130,12 +127,8 @@ def render_grid(root: str, path: str, client, *, strengths=DEFAULT_STRENGTHS, ti
             if rel is None:
                 result.status, result.reason = "failed", "the grid's file name would be too long"
                 return report
-            plan = Plan(root=root, mode="previews")
-            current = sha_file(os.path.join(root, rel))
-            if _Builder(root, plan).write(rel, data, 0, "preview") or current == hashlib.sha256(data).hexdigest():
-                result.files.append(rel)
-            if plan.ops:
-                run = apply(plan, None)
+            run = journal_image(root, rel, data, result, None)
+            if run is not None:
                 run.set_state("committed")
                 report.run = run.number
             result.prompt = {"strengths": values}

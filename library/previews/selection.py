@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from .. import config_files as cf
 from ..errors import InvalidDocument
-from ..organize import check_root, incompatible_reason, own_folder, parent_of
+from ..organize import Plan, _Builder, check_root, incompatible_reason, own_folder, parent_of
+from ..organize_apply import apply
 from ..scan import QUARANTINE_DIR, load_rows, scan
 from . import settings as S
 
@@ -170,6 +171,17 @@ def sha_file(path: str) -> str | None:
             return hashlib.sha256(fh.read()).hexdigest()
     except OSError:
         return None
+
+
+def journal_image(root: str, rel: str, data: bytes, result: Result, run):
+    """Write one image LoRA Atlas owns (the A/B baseline, the grid) at `rel` through the journal;
+    `rel` joins the result's files when written or already these bytes. The run (a new one when
+    `run` is None and something was written)."""
+    current = sha_file(os.path.join(root, rel))
+    plan = Plan(root=root, mode="previews")
+    if _Builder(root, plan).write(rel, data, 0, "preview") or current == hashlib.sha256(data).hexdigest():
+        result.files.append(rel)
+    return apply(plan, run) if plan.ops else run
 
 
 # --- plan (no server, nothing written) -------------------------------------------------------------
