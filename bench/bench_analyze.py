@@ -56,9 +56,9 @@ def best(fn, repeat=3) -> float:
 def read_bytes(path: str) -> None:
     header = read_header(path)
     with open(path, "rb", buffering=0) as fh:
-        buf = bytearray(max((e - b for _, _, b, e in header.tensors.values()), default=0))
+        buf = bytearray(max((t.end - t.begin for t in header.tensors.values()), default=0))
         view = memoryview(buf)
-        for _, _, begin, end in header.tensors.values():
+        for begin, end in (t.data_offsets for t in header.tensors.values()):
             fh.seek(header.data_start + begin)
             fh.readinto(view[:end - begin])
 
@@ -69,7 +69,7 @@ _NP = {"F16": np.float16, "BF16": np.uint16, "F32": np.float32}
 def sum_values(path: str) -> None:
     header = read_header(path)
     mm = np.memmap(path, dtype=np.uint8, mode="r")
-    for dtype, shape, begin, end in header.tensors.values():
+    for dtype, (begin, end) in ((t.dtype, t.data_offsets) for t in header.tensors.values()):
         if end > begin:
             mm[header.data_start + begin:header.data_start + end].view(_NP[dtype]).sum()
 
@@ -78,7 +78,7 @@ def factors(path: str):
     """(dtype, storage view as rows x cols) of every LoRA factor of the file."""
     header = read_header(path)
     mm = np.memmap(path, dtype=np.uint8, mode="r")
-    for dtype, shape, begin, end in header.tensors.values():
+    for dtype, shape, (begin, end) in ((t.dtype, t.shape, t.data_offsets) for t in header.tensors.values()):
         if len(shape) >= 2 and dtype in _NP:
             yield dtype, mm[header.data_start + begin:header.data_start + end].view(_NP[dtype]).reshape(shape[0], -1)
 

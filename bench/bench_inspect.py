@@ -100,6 +100,7 @@ def main() -> int:
     parser.add_argument("--keep", help="build the library here and keep it")
     args = parser.parse_args()
     root = args.keep or tempfile.mkdtemp(prefix="lora-atlas-bench-")
+    os.makedirs(root, exist_ok=True)
     try:
         t = time.perf_counter()
         files = build(root, args.files)

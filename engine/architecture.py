@@ -142,43 +142,68 @@ _HUNYUAN_NAMES = ("img_mlp_fc1", "img_mod_linear", "txt_mod_linear", "modulation
 def from_keys(layout):
     """(architecture, variant, evidence) from module names and shapes; ("unknown", None, why)."""
     unet = layout.unet
-    named = layout.by_names.get("block_indices")
+    named = layout.by_names.get("family_route")
     if named is None:   # from the module names alone: shared by the tables that repeat them
-        named = layout.by_names["block_indices"] = _block_indices(unet)
-    indices, flats = named
+        named = layout.by_names["family_route"] = _family_route(layout, unet)
+    route, indices = named
 
-    if "double_blocks" in indices or "single_blocks" in indices:
+    if route == "double_single":
         return _dit_family(unet, indices)
-    if "joint_blocks" in indices:
+    if route == "joint_blocks":
         return _sd3(unet, "joint_blocks")
-    if "double_stream_blocks" in indices:
+    if route == "hidream":
         return "hidream", None, "double_stream_blocks"
-    found = dit_families.kandinsky5(unet) or dit_families.krea2(unet, indices)
-    if found:
-        return found
-    if "blocks" in indices and any("self_attn" in f or "cross_attn" in f or "_ffn_" in f for f in flats):
+    if route == "kandinsky5":
+        return dit_families.kandinsky5(unet)
+    if route == "krea2":
+        return dit_families.krea2(unet)
+    if route == "wan":
         return _wan(unet, indices)
-    if "transformer_blocks" in indices or "single_transformer_blocks" in indices:
+    if route == "transformer_blocks":
         return _transformer_blocks(unet, indices)
-    if "layers" in indices and any("attention" in f for f in flats):
+    if route == "lumina":
         return dit_families.lumina(unet)
-    if any(f.startswith(_SD_UNET) for f in flats):
+    if route == "sd_unet":
         return _sd_unet(layout)
-    if layout.te and not unet:
+    if route == "te_only":
         return _te_only(layout)
     seen = sorted({m.name.raw.split(".")[0].split("_blocks")[0] for m in layout.modules})[:5]
     return "unknown", None, "no known block layout in module names" + (f" (e.g. {', '.join(seen)})" if seen else "")
 
 
-def _block_indices(unet) -> tuple:
-    """({block group: {indices}}, [flat module names]) of the diffusion model's modules; read-only
-    (tables with the same names share them)."""
+def _family_route(layout, unet) -> tuple:
+    """(which detector's family the module names point to, {block group: {indices}}): the part
+    of from_keys that reads names only, so tables that share a list of names share it (the
+    detectors then read the shapes). Read-only."""
     indices: dict = {}
     for m in unet:
         hit = _BLOCK_INDEX.match(m.name.flat)
         if hit:
             indices.setdefault(hit.group(1), set()).add(int(hit.group(2)))
-    return indices, [m.name.flat for m in unet]
+    flats = [m.name.flat for m in unet]
+    if "double_blocks" in indices or "single_blocks" in indices:
+        route = "double_single"
+    elif "joint_blocks" in indices:
+        route = "joint_blocks"
+    elif "double_stream_blocks" in indices:
+        route = "hidream"
+    elif dit_families.kandinsky5_names(flats):
+        route = "kandinsky5"
+    elif dit_families.krea2_names(flats, indices):
+        route = "krea2"
+    elif "blocks" in indices and any("self_attn" in f or "cross_attn" in f or "_ffn_" in f for f in flats):
+        route = "wan"
+    elif "transformer_blocks" in indices or "single_transformer_blocks" in indices:
+        route = "transformer_blocks"
+    elif "layers" in indices and any("attention" in f for f in flats):
+        route = "lumina"
+    elif any(f.startswith(_SD_UNET) for f in flats):
+        route = "sd_unet"
+    elif layout.te and not unet:
+        route = "te_only"
+    else:
+        route = "unknown"
+    return route, indices
 
 
 def _dit_family(unet, indices):

@@ -52,8 +52,8 @@ def _plain_lora(source, module):
     roles = module.roles
     if module.adapter != "lora" or "up" not in roles or "down" not in roles or set(roles) - _PLAIN_ROLES:
         return None
-    dtype, up = source.header.tensors[roles["up"]][:2]
-    down_dtype, down = source.header.tensors[roles["down"]][:2]
+    up_entry, down_entry = source.header.tensors[roles["up"]], source.header.tensors[roles["down"]]
+    dtype, up, down_dtype, down = up_entry.dtype, up_entry.shape, down_entry.dtype, down_entry.shape
     if dtype != down_dtype or dtype not in _DTYPES or len(up) < 2 or len(down) < 2:
         return None
     (out, rank_up), (rank, inner) = _flat2(up), _flat2(down)

@@ -78,9 +78,13 @@ def ltx(unet, hidden):
 _KANDINSKY_BLOCK = re.compile(r"^(visual|text)_transformer_blocks_\d+_")
 
 
+def kandinsky5_names(flats) -> bool:
+    """Whether the diffusion-model module names are Kandinsky 5's."""
+    return any(map(_KANDINSKY_BLOCK.match, flats))
+
+
 def kandinsky5(unet):
-    if not any(_KANDINSKY_BLOCK.match(m.name.flat) for m in unet):
-        return None
+    """Kandinsky 5 (its names told by kandinsky5_names), the variant by model width."""
     dim = first_in_dim(unet, "self_attention_to_query") or first_in_dim(unet, "self_attention_to_key") \
         or first_in_dim(unet, "feed_forward_in_layer")
     variant = {1792: "lite", 4096: "pro", 2560: "image-lite"}.get(dim)
@@ -93,13 +97,15 @@ _KREA2_NATIVE = ("attn_wq", "attn_wk", "attn_wv", "attn_wo", "mlp_gate", "mlp_up
 _KREA2_DIFFUSERS = ("attn_to_gate", "ff_gate", "ff_up", "ff_down")
 
 
-def krea2(unet, indices):
-    flats = [m.name.flat for m in unet]
+def krea2_names(flats, indices) -> bool:
+    """Whether the diffusion-model module names are Krea 2's (native, diffusers or its text fusion)."""
     native = "blocks" in indices and any(f.startswith("blocks_") and f.endswith(_KREA2_NATIVE) for f in flats)
     diffusers = "transformer_blocks" in indices and any(f.endswith(_KREA2_DIFFUSERS) for f in flats)
-    fusion = any(f.startswith(("txtfusion_", "text_fusion_")) for f in flats)
-    if not (native or diffusers or fusion):
-        return None
+    return native or diffusers or any(f.startswith(("txtfusion_", "text_fusion_")) for f in flats)
+
+
+def krea2(unet):
+    """Krea 2 (its names told by krea2_names), with its attention width as evidence."""
     width = first_in_dim(unet, "attn_wq") or first_in_dim(unet, "attn_to_q")
     return "krea2", None, f"Krea 2 blocks (gated attention, SwiGLU gate/up/down), width {width}"
 

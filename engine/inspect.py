@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 
 from . import architecture as arch_mod
 from .adapters import VECTOR_DIFFS, adapter_mass, attached_bias_diffs, summarize as summarize_adapters
@@ -145,11 +145,11 @@ class TableFacts:
     """Everything that follows from a file's tensor table alone (not its metadata or values),
     computed once per distinct table and shared by the files that repeat it."""
 
-    def __init__(self, tensors: dict):
+    def __init__(self, tensors: dict, has_empty: bool = True):
         layout = build_layout(tensors)
         self.layout = layout
         self.not_a_lora = None if layout.modules else True
-        self.zero_dim = _zero_dim(layout)
+        self.zero_dim = _zero_dim(layout) if has_empty else None
         self.keys_arch = arch_mod.from_keys(layout) if layout.modules else None
         self.adapter = summarize_adapters(layout.adapter_counts, any(map(_CONV, layout.modules)),
                                           lambda: adapter_mass(layout.modules, layout.shapes))
@@ -238,10 +238,10 @@ _FACTS_CACHE_SIZE = 512
 def _table_facts(header) -> TableFacts:
     digest = header.table_digest
     if digest is None:
-        return TableFacts(header.tensors)
+        return TableFacts(header.tensors, header.has_empty)
     facts = _FACTS_CACHE.get(digest)
     if facts is None:
-        facts = _FACTS_CACHE[digest] = TableFacts(header.tensors)
+        facts = _FACTS_CACHE[digest] = TableFacts(header.tensors, header.has_empty)
         if len(_FACTS_CACHE) > _FACTS_CACHE_SIZE:
             _FACTS_CACHE.popitem(last=False)
     else:
@@ -259,19 +259,13 @@ def _diff_evidence(adapter, counts: dict) -> list:
     return [f"adapter {adapter} by weight mass; also carries {' and '.join(carried)} diff(s) that ComfyUI applies"]
 
 
-_END = itemgetter(3)
 
 
 def _zero_dim(layout) -> str | None:
     """Why the file is `bad_shapes` if one of its LoRA tensors has a zero dimension, else None.
     Such a factor holds no values: ComfyUI cannot apply it (alpha / rank, reshapes) and every
-    figure of the analysis would divide by it; the header says so, before any maths runs."""
-    ends = list(map(_END, layout.shapes.tensors.values()))
-    if 0 not in ends and len(set(ends)) == len(ends):
-        # The rule: no tensor is empty, so no dimension is zero. In a validated table the tensors
-        # tile the data section, so an empty one ends at 0 or where another one ends: one C-level
-        # pass over the end offsets instead of a loop over every shape.
-        return None
+    figure of the analysis would divide by it; the header says so, before any maths runs.
+    Called only for a table with an empty tensor (Header.has_empty, found while it was parsed)."""
     for m in layout.modules:
         for key in m.roles.values():
             shape = layout.shapes[key]
@@ -316,7 +310,7 @@ def _not_a_lora(header, meta) -> NotALora:
     arch = meta.get("modelspec.architecture", "")
     roots = {n.split(".")[0] for n in names}
     if arch.endswith("/textual-inversion") or (names and len(names) <= 4 and roots <= _EMBEDDING_KEYS):
-        vectors = sum(header.tensors[n][1][0] for n in names if len(header.tensors[n][1]) == 2)
+        vectors = sum(header.tensors[n].shape[0] for n in names if len(header.tensors[n].shape) == 2)
         return TextualInversion(
             f"textual-inversion embedding ({vectors} vector(s) for {', '.join(sorted(roots))}): "
             "not a LoRA, move it to models/embeddings"

@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from itertools import repeat
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 from . import adapters
 from .keys import _SPLIT_CACHE, ModuleName, normalize_module, split_tensor_key
 
-_SHAPE = itemgetter(1)
+_SHAPE = attrgetter("shape")
 _FIRST = itemgetter(0)
 
 
@@ -45,7 +45,7 @@ class Shapes(Mapping):
         self.tensors = tensors   # the header's table, read-only
 
     def __getitem__(self, key):
-        return self.tensors[key][1]
+        return self.tensors[key].shape
 
     def __iter__(self):
         return iter(self.tensors)
@@ -70,17 +70,19 @@ class Layout:
     # list of names (see TableFacts.for_architecture); not part of the layout's value.
     by_names: dict = field(default_factory=dict, repr=False, compare=False)
 
-    @property
+    @cached_property
     def unet(self):
+        """The diffusion model's modules (read-only)."""
         return [m for m in self.modules if m.name.component == "unet"]
 
-    @property
+    @cached_property
     def te(self):
+        """The text encoders' modules (read-only)."""
         return [m for m in self.modules if m.name.component == "te"]
 
 
 def build_layout(tensors: dict) -> Layout:
-    """Group validated header entries (name -> (dtype, shape, begin, end)) into modules."""
+    """Group validated header entries (name -> TensorEntry) into modules."""
     shapes = Shapes(tensors)
     groups, unsplit, by_names = _skeleton(tuple(tensors))
     plain = by_names.get("plain")

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import math
 import os
 import re
 import stat
 import struct
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Annotated, Literal
 
+import msgspec
 import orjson
 
 from .errors import (
@@ -41,10 +44,33 @@ DTYPE_BYTES = {
 }
 
 
+_Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class TensorEntry(msgspec.Struct, frozen=True, gc=False):
+    """One tensor of a header, as the file states it. Its field types are the schema the fast
+    parse checks in C (a known dtype, non-negative integer dimensions, two non-negative integer
+    offsets); the byte-size and layout rules are checked after. Immutable and shared by every file
+    whose tensor table is identical; never tracked by the cycle collector (it holds no container
+    that could form a cycle)."""
+
+    dtype: Literal[tuple(DTYPE_BYTES)]
+    shape: tuple[_Count, ...]
+    data_offsets: tuple[_Count, _Count]   # [begin, end) relative to the data section
+
+    @property
+    def begin(self) -> int:
+        return self.data_offsets[0]
+
+    @property
+    def end(self) -> int:
+        return self.data_offsets[1]
+
+
 @dataclass(frozen=True)
 class Header:
-    """A validated header. `tensors` maps name -> (dtype, shape tuple, begin, end), offsets
-    relative to `data_start`; treat it as read-only, files with identical tensor tables share it.
+    """A validated header. `tensors` maps name -> TensorEntry, offsets relative to `data_start`;
+    treat it as read-only, files with identical tensor tables share it.
     `table_digest` identifies the tensor table (names, dtypes, shapes, offsets, data length), so
     callers can memoize whatever they derive from it; None when the header has an unusual form."""
 
@@ -53,11 +79,16 @@ class Header:
     data_start: int
     file_size: int
     table_digest: bytes | None = None
+    has_empty: bool = True   # some tensor holds no bytes (a zero dimension): False lets callers skip that check
 
 
 # A library repeats a few hundred tensor tables (one per trainer, version and rank) across
 # thousands of files that differ only in their metadata. The table is validated once per
-# digest; later files pay for a hash and the metadata parse only.
+# digest (and kept with whether a tensor is empty); later files pay for a hash and the metadata
+# parse only. A table seen for the first
+# time takes the fast parse (msgspec decodes it straight into TensorEntry values, checking their
+# types in C, then one loop checks sizes and layout); anything it does not accept takes the
+# careful parse, which accepts every valid layout and names what is wrong with the rest.
 _TABLE_CACHE: OrderedDict = OrderedDict()
 _TABLE_CACHE_SIZE = 512
 
@@ -145,21 +176,62 @@ def _parse_with_table_cache(raw: bytes, size: int) -> Header:
     split = _split_metadata(raw)
     if split is None:
         return parse_header(raw, size)
-    meta_json, table = split
+    meta_json, table_bytes = split
+    data_len = size - 8 - len(raw)
     hasher = hashlib.sha256(b"{")   # SHA-256: the fastest collision-resistant hash here (CPU SHA extensions)
-    hasher.update(table)
-    hasher.update(str(size - 8 - len(raw)).encode())
+    hasher.update(table_bytes)
+    hasher.update(str(data_len).encode())
     digest = hasher.digest()
-    tensors = _TABLE_CACHE.get(digest)
-    if tensors is None:
-        header = parse_header(raw, size)
-        _TABLE_CACHE[digest] = header.tensors
-        if len(_TABLE_CACHE) > _TABLE_CACHE_SIZE:
-            _TABLE_CACHE.popitem(last=False)
-        return Header(header.tensors, header.metadata, header.data_start, size, digest)
-    _TABLE_CACHE.move_to_end(digest)
-    metadata = orjson.loads(meta_json) if meta_json else {}
-    return Header(tensors, metadata, 8 + len(raw), size, digest)
+    table = _TABLE_CACHE.get(digest)
+    if table is None:
+        with gc_paused():
+            table = _fast_table(table_bytes, data_len)
+        if table is None:   # an error to name, or a valid layout the fast parse does not take
+            header = parse_header(raw, size)
+            _remember(digest, (header.tensors, header.has_empty))
+            return replace(header, table_digest=digest)
+        _remember(digest, table)
+    else:
+        _TABLE_CACHE.move_to_end(digest)
+    try:
+        metadata = _METADATA_DECODER.decode(meta_json) if meta_json else {}
+    except msgspec.DecodeError:   # e.g. a bad escape: the careful parse names it
+        return parse_header(raw, size)
+    tensors, has_empty = table
+    return Header(tensors, metadata, 8 + len(raw), size, digest, has_empty)
+
+
+def _remember(digest: bytes, table: tuple) -> None:
+    _TABLE_CACHE[digest] = table
+    if len(_TABLE_CACHE) > _TABLE_CACHE_SIZE:
+        _TABLE_CACHE.popitem(last=False)
+
+
+_TABLE_DECODER = msgspec.json.Decoder(dict[str, TensorEntry])
+_METADATA_DECODER = msgspec.json.Decoder(dict[str, str])
+
+
+def _fast_table(table, data_len: int) -> tuple | None:
+    """(the validated table, whether a tensor is empty) of a header whose tensors are laid out in
+    order, from `table` (the header's bytes after its opening brace and metadata); None for
+    anything else."""
+    body = table[1:] if table[:1] == b"," else table
+    try:
+        tensors = _TABLE_DECODER.decode(b"{" + body)
+    except msgspec.DecodeError:   # also every ValidationError
+        return None
+    sizes = DTYPE_BYTES
+    prod = math.prod
+    position = 0
+    empty = False
+    for entry in tensors.values():
+        begin, end = entry.data_offsets
+        if begin != position or end - begin != prod(entry.shape) * sizes[entry.dtype]:
+            return None
+        if end == begin:
+            empty = True
+        position = end
+    return (tensors, empty) if position == data_len else None
 
 
 def _split_metadata(raw: bytes):
@@ -174,6 +246,8 @@ def _split_metadata(raw: bytes):
     while end > len(raw) - 8 and end and raw[end - 1] == 0x20:   # the padding to 8 bytes (varies with
         end -= 1                                                   # the metadata's length); bounded
     if not raw.startswith(b'{"__metadata__":'):
+        if b'"__metadata__"' in raw:   # metadata after a tensor (or spaced): the careful parse finds it
+            return None
         return None, memoryview(raw)[1:end]
     m = _METADATA.match(raw, 1, end)
     if m is None:
@@ -231,7 +305,8 @@ def _parse_header(raw: bytes, file_size: int) -> Header:
             raise InvalidHeader(f"__metadata__ value for '{key}' is not a string")
     data_start = 8 + len(raw)
     tensors = _validate_tensors(doc, file_size - data_start)
-    return Header(tensors=tensors, metadata=metadata, data_start=data_start, file_size=file_size)
+    has_empty = any(begin == end for begin, end in (entry.data_offsets for entry in tensors.values()))
+    return Header(tensors=tensors, metadata=metadata, data_start=data_start, file_size=file_size, has_empty=has_empty)
 
 
 def _validate_tensors(doc: dict, data_len: int) -> dict:
@@ -265,14 +340,14 @@ def _validate_tensors(doc: dict, data_len: int) -> dict:
             raise BadOffsets(
                 f"tensor '{name}': data_offsets span {end - begin} bytes but shape {shape} of {dtype} needs {count * item}"
             )
-        tensors[name] = (dtype, tuple(shape), begin, end)
+        tensors[name] = TensorEntry(dtype, tuple(shape), (begin, end))
         if begin == position:
             position = end
         else:
             in_order = False
     if not in_order:  # sort the spans to find the first gap or overlap (or that there is none)
         position = 0
-        for begin, end in sorted(entry[2:] for entry in tensors.values()):
+        for begin, end in sorted(entry.data_offsets for entry in tensors.values()):
             if begin != position:
                 what = "overlap" if begin < position else "leave a gap"
                 raise BadOffsets(f"tensor data_offsets {what} at byte {min(begin, position)} of the data section")

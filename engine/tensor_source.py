@@ -34,10 +34,11 @@ class Source:
         self.scalars = read_scalars(path, header, alpha_keys)
 
     def shape(self, key: str) -> tuple:
-        return self.header.tensors[key][1]
+        return self.header.tensors[key].shape
 
     def raw(self, key: str) -> np.ndarray:
-        dtype, shape, begin, end = self.header.tensors[key]
+        entry = self.header.tensors[key]
+        dtype, shape, (begin, end) = entry.dtype, entry.shape, entry.data_offsets
         if dtype not in FLOAT_DTYPES:
             raise UnsupportedDtype(f"tensor '{key}' is {dtype}: LoRA weights must be F16, BF16, F32 or F64")
         if self._mmap is None or end == begin:
@@ -65,12 +66,12 @@ class Source:
         """The tensor as a 2-D matrix (dims after the first flattened), optionally reshaped first."""
         raw = self.raw(key)
         raw = raw.reshape(shape) if shape is not None else raw.reshape(raw.shape[0] if raw.ndim else 1, -1)
-        return raw_mat(raw, self.header.tensors[key][0], key, transpose)
+        return raw_mat(raw, self.header.tensors[key].dtype, key, transpose)
 
     def array(self, key: str) -> np.ndarray:
         """A small tensor (cores, OFT blocks) whole, as float64."""
         raw = self.raw(key)
-        dtype = self.header.tensors[key][0]
+        dtype = self.header.tensors[key].dtype
         a = (widen(raw, dtype) if dtype == "BF16" else raw).astype(np.float64)
         check_finite(a, key)
         return a

@@ -78,7 +78,8 @@ def read_scalars(path: str, header, keys) -> dict:
     fd = os.open(path, os.O_RDONLY)
     try:
         for key in keys:
-            dtype, shape, begin, end = header.tensors[key]
+            entry = header.tensors[key]
+            dtype, (begin, end) = entry.dtype, entry.data_offsets
             fmt = _SCALAR_FORMATS.get(dtype)
             if fmt is None or begin == end:
                 continue

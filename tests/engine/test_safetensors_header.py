@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from lora_atlas.engine import errors
-from lora_atlas.engine.safetensors_header import MAX_HEADER_BYTES, parse_header, read_header
+from lora_atlas.engine.safetensors_header import MAX_HEADER_BYTES, TensorEntry, parse_header, read_header
 
 
 def _file(tmp_path, header, data=b"", name="x.safetensors", raw=None):
@@ -24,15 +24,16 @@ def test_valid_header_reads_tensors_and_metadata(tmp_path):
               "b": {"dtype": "BF16", "shape": [], "data_offsets": [8, 10]},
               "__metadata__": {"k": "v"}}
     h = read_header(_file(tmp_path, header, b"\0" * 10))
-    assert h.tensors["a"] == ("F16", (2, 2), 0, 8)
-    assert h.tensors["b"] == ("BF16", (), 8, 10)
+    assert h.tensors["a"] == TensorEntry("F16", (2, 2), (0, 8))
+    assert h.tensors["b"] == TensorEntry("BF16", (), (8, 10))
+    assert (h.tensors["a"].begin, h.tensors["a"].end) == (0, 8)
     assert h.metadata == {"k": "v"}
     assert h.data_start == 8 + len(json.dumps(header))
 
 
 def test_header_padded_with_spaces_is_accepted(tmp_path):
     raw = json.dumps({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode() + b"    "
-    assert read_header(_file(tmp_path, None, b"\0" * 4, raw=raw)).tensors["a"][1] == (1,)
+    assert read_header(_file(tmp_path, None, b"\0" * 4, raw=raw)).tensors["a"].shape == (1,)
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,8 @@ def _stored(path) -> dict:
     with open(path, "rb") as fh:
         data = fh.read()
     out = {}
-    for name, (dtype, shape, begin, end) in header.tensors.items():
+    for name, entry in header.tensors.items():
+        dtype, shape, (begin, end) = entry.dtype, entry.shape, entry.data_offsets
         start = header.data_start + begin
         out[name] = decode(data[start:start + end - begin], dtype, shape).astype(np.float64)
     return out
