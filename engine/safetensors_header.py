@@ -15,6 +15,7 @@ import os
 import re
 import stat
 import struct
+import sys
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -92,10 +93,20 @@ class Header:
 _TABLE_CACHE: OrderedDict = OrderedDict()
 _TABLE_CACHE_SIZE = 512
 
-# `"__metadata__":{...}` with string keys and values only (what every writer produces).
-# Possessive quantifiers keep the match linear on hostile input.
-_STRING = rb'"(?:[^"\\]++|\\.)*+"'
-_METADATA = re.compile(rb'"__metadata__":(\{(?:' + _STRING + rb':' + _STRING + rb'(?:,' + _STRING + rb':' + _STRING + rb')*+)?\})')
+# `"__metadata__":{...}` with string keys and values only (what every writer produces). Each string
+# is matched atomically (never re-split when a later part fails), which keeps the match linear on
+# hostile input: by possessive quantifiers where Python has them (3.11+), else by the equivalent
+# atomic lookahead whose capture a backreference then consumes (group n of the pattern).
+
+
+def _string(n: int) -> bytes:
+    if sys.version_info >= (3, 11):
+        return rb'"(?:[^"\\]++|\\.)*+"'
+    return rb'"(?=((?:[^"\\]+|\\.)*))\%d"' % n
+
+
+_METADATA = re.compile(rb'"__metadata__":(\{(?:' + _string(2) + rb':' + _string(3) + rb'(?:,' + _string(4) + rb':'
+                       + _string(5) + rb')*)?\})')
 
 
 _KINDS = (

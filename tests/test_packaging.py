@@ -8,7 +8,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
+
+try:
+    import tomllib
+except ImportError:   # Python 3.10: the same parser as the `tomli` package (a test extra there)
+    import tomli as tomllib
 
 import pytest
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import struct
+import subprocess
+import sys
 
 import pytest
 
@@ -38,6 +40,8 @@ WRONG = {
     "no-offsets": ({"w": {"dtype": "F16", "shape": [1]}}, 2),
     "entry-not-object": ({"w": [1, 2]}, 2),
     "huge-dim": ({"w": {"dtype": "F16", "shape": [1 << 70], "data_offsets": [0, 2]}}, 2),
+    "exponent-dim": ({"w": {"dtype": "F16", "shape": [1e1], "data_offsets": [0, 20]}}, 20),
+    "lone-surrogate-name": ({"\ud800": {"dtype": "F16", "shape": [1], "data_offsets": [0, 2]}}, 2),
 }
 
 
@@ -121,3 +125,23 @@ def test_duplicate_names_resolve_as_the_careful_parse_does(tmp_path):
     raw = b'{"__metadata__":{},"w":' + entry + b',"w":' + entry + b"}"
     path, body = _write(tmp_path, "d.safetensors", {}, 12, raw=raw)
     assert read_header(path).tensors == parse_header(body, 8 + len(body) + 12).tensors == {"w": TensorEntry("F16", (2, 3), (0, 12))}
+
+
+def test_the_metadata_split_stays_linear_on_hostile_strings(tmp_path):
+    """Metadata whose last value is not a string, after long strings: a split that re-cut each
+    string into pieces on failure would take 2^n steps. Run in a child process with a timeout, as
+    a regular expression stuck in C ignores signals."""
+    script = (
+        "import sys; sys.setrecursionlimit(10000)\n"
+        "from lora_atlas.engine.safetensors_header import _split_metadata\n"
+        "long = b'x' * 5000\n"
+        "for raw in (b'{\"__metadata__\":{\"a\":\"' + long + b'\",\"b\":\"' + long + b'\",\"c\":3},\"w\":{}}',\n"
+        "            b'{\"__metadata__\":{\"a\":\"' + long + b'\\\\n' + long + b'\",\"b\":\"' + long,\n"
+        "            b'{\"__metadata__\":{' + b'\"k\":\"v\",' * 20000 + b'\"z\":1}}'):\n"
+        "    assert _split_metadata(raw) is None, raw[:40]\n"
+        "ok = _split_metadata(b'{\"__metadata__\":{\"a\":\"q\\\\\"x\",\"b\":\"' + long + b'\"},\"w\":1}')\n"
+        "assert ok[0] == b'{\"a\":\"q\\\\\"x\",\"b\":\"' + long + b'\"}' and bytes(ok[1]) == b',\"w\":1}', ok\n"
+        "print('linear')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0 and done.stdout.strip() == "linear", done.stderr
