@@ -21,6 +21,20 @@ RMSNORM_AS_WEIGHT = frozenset(
 _ATTN_PROJ = ("_to_q", "_to_k", "_to_v", "_to_out_0", "_to_out")
 
 
+# Families whose one text encoder is a decoder LLM (ComfyUI names its weights
+# `<llm>.transformer.model.<path>`): `model_lora_keys_clip` maps kohya `lora_te_<path>` for it, and
+# no CLIP or T5 name (`lora_te_text_model_...`, `lora_te1_`, `text_encoder.`) at all.
+LLM_TEXT_ENCODER = frozenset({"flux2"})
+_LLM_PATHS = ("layers_", "embed_tokens", "norm")
+
+
+def _llm_unmapped(name) -> bool:
+    """Whether a text-encoder module of an LLM_TEXT_ENCODER family has a name ComfyUI does not map."""
+    if name.scheme == "comfy":
+        return False  # `text_encoders.<llm>.…`: ComfyUI's own names
+    return name.slot != "te" or name.scheme != "kohya" or not name.flat.startswith(_LLM_PATHS)
+
+
 def _xlabs(m) -> bool:
     return ".processor.qkv_lora" in m.name.raw or ".processor.proj_lora" in m.name.raw
 
@@ -38,6 +52,8 @@ def unmapped_by_comfyui(layout, architecture: str) -> list:
     for m in layout.modules:
         name = m.name
         if name.component != "unet":
+            if architecture in LLM_TEXT_ENCODER and _llm_unmapped(name):
+                out.append(m)
             continue
         if _xlabs(m):
             if converted is None:
@@ -63,6 +79,16 @@ def renamed_norm_note(unmapped, architecture: str) -> list:
         return []
     return [f"{n} RMSNorm `.scale` diff(s): ComfyUI 0.33 loads these norms as `.weight` (a `<norm>.diff`) and skips "
             "them; ComfyUI 0.3.x still applied them"]
+
+
+def llm_encoder_note(unmapped, architecture: str) -> list:
+    """Why text-encoder modules of a Flux.2 file are counted as not loading (see LLM_TEXT_ENCODER)."""
+    n = sum(1 for m in unmapped if m.name.component == "te")
+    if not n or architecture not in LLM_TEXT_ENCODER:
+        return []
+    return [f"{n} text-encoder module(s) named for CLIP/T5: {architecture}'s text encoder is one LLM (Mistral 3 24B for "
+            "dev, Qwen3 4B/8B for Klein) and ComfyUI maps kohya text-encoder keys only in its layer names "
+            "(`lora_te_layers_N_...`)"]
 
 
 def dropped_by_inspire(layout) -> list:

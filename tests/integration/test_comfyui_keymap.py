@@ -24,16 +24,18 @@ BY_ARCH = {
     "sd2": ["sd2_lora"],
     "sdxl": ["sdxl_lora", "sdxl_locon", "sdxl_partial", "sdxl_loha", "sdxl_dora", "sdxl_peft", "sdxl_full_diff"],
     "flux": ["flux_lora", "flux_single", "flux_double", "flux_partial", "flux_peft", "flux_onetrainer", "flux_lokr", "flux_xlabs"],
-    "chroma": ["chroma_lora"],
+    "chroma": ["chroma_lora", "chroma_nometa"],
     "hunyuan_video": ["hunyuan_video"],
     "sd3": ["sd3_lora"],
     "wan": ["wan_lora"],
     "wan13": ["wan_1_3b"],
     "qwen_image": ["qwen_image", "qwen_image_edit"],
     # ComfyUI 0.33.0 classes (skipped, with the reason, on a ComfyUI that lacks them)
-    "flux2": ["flux2_dev"],
-    "flux2_klein4b": ["flux2_klein4b"],
-    "flux2_klein9b": ["flux2_klein9b"],
+    # Flux.2 in diffusers names (flux_to_diffusers), an attention-only Klein 4B file (read as flux:
+    # the same keys load), kohya text-encoder keys in the LLM's names and in CLIP's (not mapped)
+    "flux2": ["flux2_dev", "flux2_dev_peft"],
+    "flux2_klein4b": ["flux2_klein4b", "flux2_klein4b_peft", "flux2_klein4b_attn", "flux2_klein4b_clip_te"],
+    "flux2_klein9b": ["flux2_klein9b", "flux2_klein9b_kohya"],
     "chroma_radiance": ["chroma_radiance"],
     "z_image": ["z_image"],
     "lumina2": ["lumina2"],
