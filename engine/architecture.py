@@ -263,7 +263,8 @@ def _transformer_blocks(unet, indices):
     flats = [m.name.flat for m in unet]
     if any(("img_mlp" in f or "img_mod" in f or "txt_mlp" in f) for f in flats):
         return "qwen_image", None, "transformer_blocks with img_mlp/img_mod/txt_mlp"
-    hidden = first_in_dim(unet, "attn_to_q") or first_in_dim(unet, "attn_to_k")
+    hidden = first_in_dim(unet, "attn_to_q") or first_in_dim(unet, "attn_to_k") \
+        or first_in_dim(unet, "transformer_blocks", "ff_linear_in") or first_in_dim(unet, "transformer_blocks", "ff_net_0_proj")
     flux2_wide = hidden in (4096, 6144) and not any("attn1" in f for f in flats)   # LTX's blocks have attn1
     if "single_transformer_blocks" in indices or hidden == 3072 or flux2_wide:
         newer = dit_families.flux2_diffusers(unet, False)
