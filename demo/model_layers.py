@@ -247,7 +247,7 @@ def flux2_layers(hidden=6144, doubles=8, singles=48, global_modulation=True):
     return layers
 
 
-def flux2_diffusers_layers(hidden=3072, doubles=5, singles=20):
+def flux2_diffusers_layers(hidden=3072, doubles=5, singles=20, modulation=False):
     """Flux.2 in diffusers names (ai-toolkit; ComfyUI maps them with flux_to_diffusers): gated
     `ff.linear_in` (6 x hidden) / `linear_out` (reads 3 x hidden), single blocks' fused
     `attn.to_qkv_mlp_proj` (9 x hidden) and `attn.to_out` (reads 4 x hidden). Klein 4B by default."""
@@ -262,6 +262,9 @@ def flux2_diffusers_layers(hidden=3072, doubles=5, singles=20):
     for n in range(singles):
         p = f"single_transformer_blocks.{n}"
         layers += [(f"{p}.attn.to_qkv_mlp_proj", 9 * h, h, 1), (f"{p}.attn.to_out", h, 4 * h, 1)]
+    if modulation:  # diffusers' names of the shared modulation (ComfyUI has none for them)
+        layers += [("double_stream_modulation_img.linear", 6 * h, h, 1), ("double_stream_modulation_txt.linear", 6 * h, h, 1),
+                   ("single_stream_modulation.linear", 3 * h, h, 1)]
     return layers
 
 

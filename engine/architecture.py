@@ -266,10 +266,11 @@ def _transformer_blocks(unet, indices):
     hidden = first_in_dim(unet, "attn_to_q") or first_in_dim(unet, "attn_to_k") \
         or first_in_dim(unet, "transformer_blocks", "ff_linear_in") or first_in_dim(unet, "transformer_blocks", "ff_net_0_proj")
     flux2_wide = hidden in (4096, 6144) and not any("attn1" in f for f in flats)   # LTX's blocks have attn1
-    if "single_transformer_blocks" in indices or hidden == 3072 or flux2_wide:
+    if flux2_wide or "single_transformer_blocks" in indices or hidden == 3072:
         newer = dit_families.flux2_diffusers(unet, False)
         if newer:
             return newer
+    if "single_transformer_blocks" in indices or hidden == 3072:
         doubles = indices.get("transformer_blocks", set())
         singles = indices.get("single_transformer_blocks", set())
         return "flux", _coverage(doubles, singles, 19, 38), f"diffusers transformer_blocks/single_transformer_blocks, hidden {hidden}"

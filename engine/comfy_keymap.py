@@ -8,6 +8,7 @@ here "would not load" (ComfyUI logs `lora key not loaded`) and takes no Inspire 
 
 from __future__ import annotations
 
+from .dit_families import FLUX2_GLOBAL_MOD
 from .taxonomy import UNET_FAMILY
 
 # A parameter that is not a `.weight` (an RMSNorm `scale`) is mapped only by its full
@@ -64,6 +65,9 @@ def unmapped_by_comfyui(layout, architecture: str) -> list:
                 and name.flat.endswith(_ATTN_PROJ) and ("_attn1_" in name.flat or "_attn2_" in name.flat):
             # diffusers attention projections are mapped only in the attention-processor spelling
             out.append(m)
+        elif architecture == "flux2" and name.scheme in ("diffusers", "lycoris", "onetrainer") \
+                and name.flat.startswith(FLUX2_GLOBAL_MOD):
+            out.append(m)  # flux_to_diffusers has no name for Flux.2's shared modulation layers
         elif architecture == "wan" and name.scheme in ("diffusers", "peft"):
             out.append(m)  # WAN maps only `diffusion_model.<path>` and `lora_unet_<path>`
         elif m.adapter in ("norm", "bias") and name.raw.endswith(_NON_WEIGHT) and \

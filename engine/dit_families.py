@@ -32,7 +32,8 @@ def _first_out_dim(unet, *needles):
 # (SiLU-gated, ratio 3: img_mlp.0 is 6 x hidden wide and img_mlp.2 reads 3 x hidden, linear1 is
 # 9 x hidden and linear2 reads 4 x hidden; Flux.1's are 4 x, 4 x, 7 x and 5 x).
 _FLUX2_WIDTH = {6144: "dev", 4096: "klein-9b"}
-_FLUX2_GLOBAL_MOD = ("double_stream_modulation_img", "double_stream_modulation_txt", "single_stream_modulation")
+# Flux.2's modulation layers, shared by all blocks (ComfyUI maps them only in these BFL names).
+FLUX2_GLOBAL_MOD = ("double_stream_modulation_img", "double_stream_modulation_txt", "single_stream_modulation")
 
 
 def _flux2_variant(hidden, gated):
@@ -47,7 +48,7 @@ def double_single(unet, doubles, singles):
         or _first_out_dim(unet, "single_blocks", "linear2") or _first_out_dim(unet, "double_blocks", "mlp_2")
     if hidden == 2048 or (doubles and max(doubles) >= 20 and not singles):
         return "hunyuan_video15", None, f"double_blocks up to {max(doubles, default=-1)} with hidden {hidden}, no single blocks"
-    global_mod = any(f.startswith(_FLUX2_GLOBAL_MOD) for f in flats)
+    global_mod = any(f.startswith(FLUX2_GLOBAL_MOD) for f in flats)
     gated = bool(hidden) and (
         _first_out_dim(unet, "double_blocks", "mlp_0") == 6 * hidden or first_in_dim(unet, "double_blocks", "mlp_2") == 3 * hidden
         or _first_out_dim(unet, "single_blocks", "linear1") == 9 * hidden
@@ -68,7 +69,7 @@ _FLUX2_DIFFUSERS_SINGLE = ("attn_to_qkv_mlp_proj", "attn_to_out")
 def flux2_diffusers_names(flats) -> bool:
     """Whether diffusers-named (`transformer_blocks`) module names are Flux.2's."""
     return any(f.startswith("single_transformer_blocks_") and f.endswith(_FLUX2_DIFFUSERS_SINGLE)
-               or f.startswith(_FLUX2_GLOBAL_MOD) for f in flats)
+               or f.startswith(FLUX2_GLOBAL_MOD) for f in flats)
 
 
 def flux2_diffusers(unet, named: bool):
@@ -78,6 +79,7 @@ def flux2_diffusers(unet, named: bool):
     name of Flux.1's MLP: its width decides)."""
     hidden = first_in_dim(unet, "attn_to_q") or first_in_dim(unet, "attn_add_q_proj") \
         or first_in_dim(unet, "attn_to_qkv_mlp_proj") or first_in_dim(unet, "ff_linear_in") \
+        or first_in_dim(unet, "transformer_blocks", "ff_net_0_proj") \
         or _first_out_dim(unet, "attn_to_out") or _first_out_dim(unet, "ff_linear_out")
     if not hidden:
         return ("flux2", None, "diffusers Flux.2 names (to_qkv_mlp_proj, global modulation)") if named else None
@@ -87,7 +89,11 @@ def flux2_diffusers(unet, named: bool):
         or first_in_dim(unet, "transformer_blocks", "ff_net_2") or first_in_dim(unet, "ff_context_net_2")
     fused = _first_out_dim(unet, "attn_to_qkv_mlp_proj")
     gated = mlp_out == 6 * hidden or mlp_in == 3 * hidden or fused == 9 * hidden
-    if not (named or gated or hidden in _FLUX2_WIDTH):
+    # a Flux.2 width alone counts in a Flux-style double block (the text stream's add_q_proj /
+    # to_add_out / ff_context): LTX-Video 13B is 4096 wide too
+    joint = hidden in _FLUX2_WIDTH and bool(first_in_dim(unet, "attn_add_") or first_in_dim(unet, "attn_to_add_out")
+                                            or first_in_dim(unet, "ff_context_"))
+    if not (named or gated or joint):
         return None
     why = "to_qkv_mlp_proj" if fused else ("SiLU-gated MLP" if gated else "its width")
     return "flux2", _flux2_variant(hidden, gated or named), f"diffusers transformer_blocks/single_transformer_blocks, hidden {hidden} ({why})"

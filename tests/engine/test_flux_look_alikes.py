@@ -38,6 +38,14 @@ def test_flux2_diffusers_names_take_flux2_positions(lora_files):
     assert r.blocks[:2] == ["BASE", "DOUBLE0"] and r.blocks[-1] == "SINGLE19" and not r.warnings
 
 
+def test_flux2_diffusers_modulation_names_do_not_load(lora_files):
+    """diffusers' `double_stream_modulation_img.linear`: ComfyUI maps Flux.2's shared modulation
+    only in its own names (`.lin`), so these modules would not load; the blocks do."""
+    r = inspect_file(lora_files("flux2_dev_peft"))
+    assert (r.architecture, r.variant, r.blocks) == ("flux2", "dev", ["BASE"] + [f"DOUBLE{i}" for i in range(8)])
+    assert r.warnings[0].startswith("3 of 99 module(s) use names ComfyUI does not map") and "stream_modulation" in r.warnings[0]
+
+
 @pytest.mark.parametrize("name, candidates, absent", [
     ("chroma_nometa", ["Chroma"], ["Klein"]),
     ("flux2_klein4b_attn", ["Chroma", "Flux.2 Klein 4B", "attention only"], []),
