@@ -145,10 +145,10 @@ def from_keys(layout):
     named = layout.by_names.get("family_route")
     if named is None:   # from the module names alone: shared by the tables that repeat them
         named = layout.by_names["family_route"] = _family_route(layout, unet)
-    route, indices, _ = named
+    route, indices, alikes = named
 
     if route == "double_single":
-        return _dit_family(unet, indices)
+        return _klein_by_encoder(_dit_family(unet, indices), alikes, layout)
     if route == "joint_blocks":
         return _sd3(unet, "joint_blocks")
     if route == "hidream":
@@ -160,7 +160,7 @@ def from_keys(layout):
     if route == "wan":
         return _wan(unet, indices)
     if route == "transformer_blocks":
-        return _transformer_blocks(unet, indices)
+        return _klein_by_encoder(_transformer_blocks(unet, indices), alikes, layout)
     if route == "flux2_diffusers":
         return dit_families.flux2_diffusers(unet, True)
     if route == "lumina":
@@ -207,6 +207,20 @@ def _family_route(layout, unet) -> tuple:
         route = "unknown"
     alikes = dit_families.flux_look_alikes(flats) if route in ("double_single", "transformer_blocks") else ()
     return route, indices, alikes
+
+
+_KLEIN_ENCODERS = ("qwen3_4b", "qwen3_8b")
+
+
+def _klein_by_encoder(found, alikes, layout):
+    """An attention-only Flux.1 reading (Klein 4B's attention is Flux.1's) turns Flux.2 Klein 4B when
+    the file also trains an LLM text encoder in the layer names ComfyUI maps for Klein's Qwen3:
+    Flux.1's CLIP-L and T5 have no such layers."""
+    if found[0] != "flux" or "flux2_klein4b" not in alikes:
+        return found
+    if any(m.name.slot in _KLEIN_ENCODERS or (m.name.slot == "te" and m.name.flat.startswith("layers_")) for m in layout.te):
+        return "flux2", "klein-4b", found[2] + ", attention only (Flux.2 Klein 4B's is Flux.1's), with an LLM text encoder's layers"
+    return found
 
 
 def _dit_family(unet, indices):

@@ -24,15 +24,19 @@ _ATTN_PROJ = ("_to_q", "_to_k", "_to_v", "_to_out_0", "_to_out")
 
 # Families whose one text encoder is a decoder LLM (ComfyUI names its weights
 # `<llm>.transformer.model.<path>`): `model_lora_keys_clip` maps kohya `lora_te_<path>` for it, and
-# no CLIP or T5 name (`lora_te_text_model_...`, `lora_te1_`, `text_encoder.`) at all.
-LLM_TEXT_ENCODER = frozenset({"flux2"})
+# no CLIP or T5 name (`lora_te_text_model_...`, `lora_te1_`, `text_encoder.`) at all. Families with
+# an LLM beside another encoder get no kohya text-encoder names: only ComfyUI's `text_encoders.`.
+LLM_TEXT_ENCODER = frozenset({"flux2", "z_image", "lumina2", "qwen_image", "krea2"})
+NO_KOHYA_TEXT_ENCODER = frozenset({"hunyuan_video15", "ltx2"})
 _LLM_PATHS = ("layers_", "embed_tokens", "norm")
 
 
-def _llm_unmapped(name) -> bool:
-    """Whether a text-encoder module of an LLM_TEXT_ENCODER family has a name ComfyUI does not map."""
+def _te_unmapped(name, architecture: str) -> bool:
+    """Whether a text-encoder module of an LLM-encoder family has a name ComfyUI does not map."""
     if name.scheme == "comfy":
-        return False  # `text_encoders.<llm>.…`: ComfyUI's own names
+        return False  # `text_encoders.<encoder>.…`: ComfyUI's own names
+    if architecture in NO_KOHYA_TEXT_ENCODER:
+        return True
     return name.slot != "te" or name.scheme != "kohya" or not name.flat.startswith(_LLM_PATHS)
 
 
@@ -53,7 +57,7 @@ def unmapped_by_comfyui(layout, architecture: str) -> list:
     for m in layout.modules:
         name = m.name
         if name.component != "unet":
-            if architecture in LLM_TEXT_ENCODER and _llm_unmapped(name):
+            if (architecture in LLM_TEXT_ENCODER or architecture in NO_KOHYA_TEXT_ENCODER) and _te_unmapped(name, architecture):
                 out.append(m)
             continue
         if _xlabs(m):
@@ -86,13 +90,15 @@ def renamed_norm_note(unmapped, architecture: str) -> list:
 
 
 def llm_encoder_note(unmapped, architecture: str) -> list:
-    """Why text-encoder modules of a Flux.2 file are counted as not loading (see LLM_TEXT_ENCODER)."""
+    """Why text-encoder modules of an LLM-encoder family are counted as not loading (see LLM_TEXT_ENCODER)."""
     n = sum(1 for m in unmapped if m.name.component == "te")
-    if not n or architecture not in LLM_TEXT_ENCODER:
-        return []
-    return [f"{n} text-encoder module(s) named for CLIP/T5: {architecture}'s text encoder is one LLM (Mistral 3 24B for "
-            "dev, Qwen3 4B/8B for Klein) and ComfyUI maps kohya text-encoder keys only in its layer names "
-            "(`lora_te_layers_N_...`)"]
+    if n and architecture in NO_KOHYA_TEXT_ENCODER:
+        return [f"{n} text-encoder module(s): ComfyUI maps {architecture}'s text-encoder keys only in its own names "
+                "(`text_encoders.<encoder>.…`), not kohya's or diffusers'"]
+    if n and architecture in LLM_TEXT_ENCODER:
+        return [f"{n} text-encoder module(s) named for CLIP/T5: {architecture}'s text encoder is one LLM, and ComfyUI maps "
+                "kohya text-encoder keys only in its layer names (`lora_te_layers_N_...`)"]
+    return []
 
 
 def dropped_by_inspire(layout) -> list:

@@ -89,6 +89,27 @@ def test_flux2_clip_named_text_encoder_keys_do_not_load(lora_files):
     assert "text-encoder module(s) named for CLIP/T5" in r.warnings[1] and "lora_te_layers_N_" in r.warnings[1]
 
 
+def test_attention_only_klein_with_its_qwen3_encoder_is_flux2(lora_files):
+    """Flux.1's CLIP-L and T5 have no `layers.N.self_attn`: an LLM text encoder's layers beside
+    Flux.1-shaped attention settle Flux.2 Klein 4B without metadata."""
+    r = inspect_file(lora_files("flux2_klein4b_attn_te"))
+    assert (r.architecture, r.variant, r.text_encoder, r.warnings) == ("flux2", "klein-4b", ["qwen3_4b"], [])
+    assert "LLM text encoder" in r.evidence[0]
+
+
+@pytest.mark.parametrize("name, unmapped, note", [
+    ("z_image_clip_te", "6 of 246", "z_image's text encoder is one LLM"),
+    ("hunyuan_video15_te", "8 of 548", "only in its own names (`text_encoders."),
+])
+def test_llm_encoder_families_refuse_other_text_encoder_names(lora_files, name, unmapped, note):
+    """ComfyUI 0.33.0 maps kohya `lora_te_` keys of a one-LLM family only in the LLM's layer names,
+    and none for HunyuanVideo 1.5 and LTX-2 (two text encoders): checked on the real key map by
+    tests/integration/test_comfyui_keymap.py."""
+    r = inspect_file(lora_files(name))
+    assert r.text_encoder == []
+    assert r.warnings[0].startswith(f"{unmapped} module(s) use names ComfyUI does not map") and note in r.warnings[1]
+
+
 def test_flux2_encoder_follows_the_size_of_tables_that_share_names(tmp_path):
     """Two tables with one list of names (memoized per names) and different widths: each gets its
     own size and text encoder."""

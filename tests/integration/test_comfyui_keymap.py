@@ -34,13 +34,13 @@ BY_ARCH = {
     # Flux.2 in diffusers names (flux_to_diffusers), an attention-only Klein 4B file (read as flux:
     # the same keys load), kohya text-encoder keys in the LLM's names and in CLIP's (not mapped)
     "flux2": ["flux2_dev", "flux2_dev_peft"],
-    "flux2_klein4b": ["flux2_klein4b", "flux2_klein4b_peft", "flux2_klein4b_attn", "flux2_klein4b_clip_te"],
+    "flux2_klein4b": ["flux2_klein4b", "flux2_klein4b_peft", "flux2_klein4b_attn", "flux2_klein4b_attn_te", "flux2_klein4b_clip_te"],
     "flux2_klein9b": ["flux2_klein9b", "flux2_klein9b_kohya"],
     "chroma_radiance": ["chroma_radiance"],
-    "z_image": ["z_image"],
+    "z_image": ["z_image", "z_image_clip_te"],
     "lumina2": ["lumina2"],
     "wan22_5b": ["wan22_5b"],
-    "hunyuan_video15": ["hunyuan_video15"],
+    "hunyuan_video15": ["hunyuan_video15", "hunyuan_video15_te"],
     "ltx2": ["ltx2"],
     "kandinsky5": ["kandinsky5"],
     "krea2": ["krea2"],
