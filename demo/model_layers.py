@@ -247,6 +247,27 @@ def flux2_layers(hidden=6144, doubles=8, singles=48, global_modulation=True):
     return layers
 
 
+def flux2_diffusers_layers(hidden=3072, doubles=5, singles=20, modulation=False):
+    """Flux.2 in diffusers names (ai-toolkit; ComfyUI maps them with flux_to_diffusers): gated
+    `ff.linear_in` (6 x hidden) / `linear_out` (reads 3 x hidden), single blocks' fused
+    `attn.to_qkv_mlp_proj` (9 x hidden) and `attn.to_out` (reads 4 x hidden). Klein 4B by default."""
+    h = hidden
+    layers = []
+    for n in range(doubles):
+        p = f"transformer_blocks.{n}"
+        layers += [(f"{p}.attn.{x}", h, h, 1) for x in ("to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj",
+                                                          "add_v_proj", "to_add_out")]
+        for ff in ("ff", "ff_context"):
+            layers += [(f"{p}.{ff}.linear_in", 6 * h, h, 1), (f"{p}.{ff}.linear_out", h, 3 * h, 1)]
+    for n in range(singles):
+        p = f"single_transformer_blocks.{n}"
+        layers += [(f"{p}.attn.to_qkv_mlp_proj", 9 * h, h, 1), (f"{p}.attn.to_out", h, 4 * h, 1)]
+    if modulation:  # diffusers' names of the shared modulation (ComfyUI has none for them)
+        layers += [("double_stream_modulation_img.linear", 6 * h, h, 1), ("double_stream_modulation_txt.linear", 6 * h, h, 1),
+                   ("single_stream_modulation.linear", 3 * h, h, 1)]
+    return layers
+
+
 def chroma_radiance_layers():
     """Chroma Radiance: Chroma's blocks plus the NeRF head's parameter generators."""
     return flux_layers(modulation=False) + [(f"nerf_blocks.{n}.param_generator", 49152, 3072, 1) for n in range(4)]

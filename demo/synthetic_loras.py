@@ -16,7 +16,7 @@ import numpy as np
 
 from . import safetensors_writer
 from .adapter_tensors import ADAPTERS, NAMING, xlabs_tensors
-from .model_layers import (chroma_radiance_layers, clip_layers, flux2_layers, flux_diffusers_layers, flux_layers,
+from .model_layers import (chroma_radiance_layers, clip_layers, flux2_diffusers_layers, flux2_layers, flux_diffusers_layers, flux_layers,
                            hunyuan_video15_layers, hunyuan_video_layers, kandinsky5_layers, krea2_layers, ltx2_layers,
                            lumina2_layers, llm_te_layers, qwen_image_layers, sd3_layers, sd_unet_layers,
                            sdxl_diffusers_layers, sdxl_unet_layers, t5_layers, wan_layers, z_image_layers)
@@ -145,6 +145,27 @@ FIXTURES.update({
                              [Part(flux2_layers(3072, 5, 20, False), "kohya_unet"), Part(llm_te_layers(), "comfy_qwen3_4b")]),
     "flux2_klein9b": Fixture("Flux.2 Klein 9B LoRA", [Part(flux2_layers(4096, 8, 24), "comfy")],
                              {"modelspec.architecture": "flux-2-klein-9b/lora"}),
+    "flux2_klein4b_peft": Fixture("Flux.2 Klein 4B diffusers/PEFT LoRA (ai-toolkit names)",
+                                  [Part(flux2_diffusers_layers(), "transformer", options={"suffix": "peft"})], alpha=None),
+    "flux2_dev_peft": Fixture("Flux.2 dev diffusers/PEFT LoRA, double blocks and the shared modulation (diffusers names, not loaded)",
+                              [Part(flux2_diffusers_layers(6144, 8, 0, True), "transformer", options={"suffix": "peft"})], alpha=None),
+    "flux2_klein9b_kohya": Fixture("Flux.2 Klein 9B kohya LoRA with its Qwen3-8B text encoder as lora_te_",
+                                   [Part(flux2_layers(4096, 8, 24, False), "kohya_unet"), Part(llm_te_layers(4, 4096, 4096, 1024), "kohya_te")]),
+    "flux2_klein4b_clip_te": Fixture("Flux.2 Klein 4B kohya LoRA carrying CLIP-named lora_te_ modules (Flux.2 has no CLIP)",
+                                     [Part(flux2_layers(3072, 5, 20, False), "kohya_unet"), Part(clip_layers(2, 768), "kohya_te")]),
+    # Files the tensors cannot tell from Flux.1 (inspection keeps `flux` and says so)
+    "flux2_klein4b_attn": Fixture("Flux.2 Klein 4B LoRA on double-block attention only, no metadata",
+                                  [Part([l for l in flux2_layers(3072, 5, 0, False) if "_attn." in l[0]], "comfy", options={"suffix": "peft"})],
+                                  alpha=None),
+    "flux2_klein4b_attn_te": Fixture("Flux.2 Klein 4B LoRA on double-block attention only with its Qwen3-4B text encoder as lora_te_",
+                                     [Part([l for l in flux2_layers(3072, 5, 0, False) if "_attn." in l[0]], "kohya_unet"),
+                                      Part(llm_te_layers(), "kohya_te")]),
+    "z_image_clip_te": Fixture("Z-Image LoRA carrying CLIP-named lora_te_ modules (its encoder is Qwen3-4B: not loaded)",
+                               [Part(z_image_layers(), "comfy", options={"suffix": "peft"}), Part(clip_layers(1, 768), "kohya_te")]),
+    "hunyuan_video15_te": Fixture("HunyuanVideo 1.5 kohya LoRA with lora_te_ Qwen2.5 layers (ComfyUI maps none for it)",
+                                  [Part(hunyuan_video15_layers(), "kohya_unet"), Part(llm_te_layers(2, 3584, 3584, 512), "kohya_te")]),
+    "chroma_nometa": Fixture("Chroma LoRA without metadata or distilled_guidance_layer keys",
+                             [Part(flux_layers(modulation=False), "comfy", options={"suffix": "peft"})], alpha=None),
     "chroma_radiance": Fixture("Chroma Radiance LoRA with NeRF head layers", [Part(chroma_radiance_layers(), "comfy", options={"suffix": "peft"})], alpha=None),
     "z_image": Fixture("Z-Image LoRA (diffusers names) with Qwen3 text encoder", [Part(z_image_layers(), "comfy", options={"suffix": "peft"}),
                                                                                  Part(llm_te_layers(), "kohya_te")]),

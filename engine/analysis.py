@@ -63,7 +63,7 @@ class OpenedLora:
         self.inspection = inspection
         self.architecture = inspection.architecture
         self.source = Source(path, header)
-        self.targets = _targets(facts.placements(self.architecture)[0])
+        self.targets = _targets(facts.placements(self.architecture, inspection.variant)[0])
 
     def change(self, target: Target) -> Change:
         return build_change(target.module.adapter, target.module.roles, self.source)

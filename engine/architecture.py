@@ -145,10 +145,10 @@ def from_keys(layout):
     named = layout.by_names.get("family_route")
     if named is None:   # from the module names alone: shared by the tables that repeat them
         named = layout.by_names["family_route"] = _family_route(layout, unet)
-    route, indices = named
+    route, indices, alikes = named
 
     if route == "double_single":
-        return _dit_family(unet, indices)
+        return _klein_by_encoder(_dit_family(unet, indices), alikes, layout)
     if route == "joint_blocks":
         return _sd3(unet, "joint_blocks")
     if route == "hidream":
@@ -160,7 +160,9 @@ def from_keys(layout):
     if route == "wan":
         return _wan(unet, indices)
     if route == "transformer_blocks":
-        return _transformer_blocks(unet, indices)
+        return _klein_by_encoder(_transformer_blocks(unet, indices), alikes, layout)
+    if route == "flux2_diffusers":
+        return dit_families.flux2_diffusers(unet, True)
     if route == "lumina":
         return dit_families.lumina(unet)
     if route == "sd_unet":
@@ -172,9 +174,9 @@ def from_keys(layout):
 
 
 def _family_route(layout, unet) -> tuple:
-    """(which detector's family the module names point to, {block group: {indices}}): the part
-    of from_keys that reads names only, so tables that share a list of names share it (the
-    detectors then read the shapes). Read-only."""
+    """(which detector's family the module names point to, {block group: {indices}}, the other
+    bases a Flux.1 reading could be for): the part of from_keys that reads names only, so tables
+    that share a list of names share it (the detectors then read the shapes). Read-only."""
     indices: dict = {}
     for m in unet:
         hit = _BLOCK_INDEX.match(m.name.flat)
@@ -194,7 +196,7 @@ def _family_route(layout, unet) -> tuple:
     elif "blocks" in indices and any("self_attn" in f or "cross_attn" in f or "_ffn_" in f for f in flats):
         route = "wan"
     elif "transformer_blocks" in indices or "single_transformer_blocks" in indices:
-        route = "transformer_blocks"
+        route = "flux2_diffusers" if dit_families.flux2_diffusers_names(flats) else "transformer_blocks"
     elif "layers" in indices and any("attention" in f for f in flats):
         route = "lumina"
     elif any(f.startswith(_SD_UNET) for f in flats):
@@ -203,7 +205,22 @@ def _family_route(layout, unet) -> tuple:
         route = "te_only"
     else:
         route = "unknown"
-    return route, indices
+    alikes = dit_families.flux_look_alikes(flats) if route in ("double_single", "transformer_blocks") else ()
+    return route, indices, alikes
+
+
+_KLEIN_ENCODERS = ("qwen3_4b", "qwen3_8b")
+
+
+def _klein_by_encoder(found, alikes, layout):
+    """An attention-only Flux.1 reading (Klein 4B's attention is Flux.1's) turns Flux.2 Klein 4B when
+    the file also trains an LLM text encoder in the layer names ComfyUI maps for Klein's Qwen3:
+    Flux.1's CLIP-L and T5 have no such layers."""
+    if found[0] != "flux" or "flux2_klein4b" not in alikes:
+        return found
+    if any(m.name.slot in _KLEIN_ENCODERS or (m.name.slot == "te" and m.name.flat.startswith("layers_")) for m in layout.te):
+        return "flux2", "klein-4b", found[2] + ", attention only (Flux.2 Klein 4B's is Flux.1's), with an LLM text encoder's layers"
+    return found
 
 
 def _dit_family(unet, indices):
@@ -260,7 +277,13 @@ def _transformer_blocks(unet, indices):
     flats = [m.name.flat for m in unet]
     if any(("img_mlp" in f or "img_mod" in f or "txt_mlp" in f) for f in flats):
         return "qwen_image", None, "transformer_blocks with img_mlp/img_mod/txt_mlp"
-    hidden = first_in_dim(unet, "attn_to_q") or first_in_dim(unet, "attn_to_k")
+    hidden = first_in_dim(unet, "attn_to_q") or first_in_dim(unet, "attn_to_k") \
+        or first_in_dim(unet, "transformer_blocks", "ff_linear_in") or first_in_dim(unet, "transformer_blocks", "ff_net_0_proj")
+    flux2_wide = hidden in (4096, 6144) and not any("attn1" in f for f in flats)   # LTX's blocks have attn1
+    if flux2_wide or "single_transformer_blocks" in indices or hidden == 3072:
+        newer = dit_families.flux2_diffusers(unet, False)
+        if newer:
+            return newer
     if "single_transformer_blocks" in indices or hidden == 3072:
         doubles = indices.get("transformer_blocks", set())
         singles = indices.get("single_transformer_blocks", set())
@@ -335,9 +358,13 @@ def detect(metadata: dict, layout, keys_result=None) -> Architecture:
 def _detect(metadata: dict, layout, keys_result=None) -> Architecture:
     meta = from_metadata(metadata)
     keys_arch, keys_variant, keys_why = keys_result or from_keys(layout)
+    alikes = _look_alikes(layout) if keys_arch == "flux" else ()
     if meta is None:
-        return Architecture(keys_arch, keys_variant, "keys", [keys_why])
+        return Architecture(keys_arch, keys_variant, "keys", [keys_why], warnings=[dit_families.look_alike_warning(alikes)] if alikes else [])
     m_arch, m_variant, m_why = meta
+    if m_arch == "flux2" and "flux2_klein4b" in alikes and m_variant in (None, "klein-4b"):
+        # Klein 4B's attention is Flux.1's: the metadata names the base the tensors cannot tell
+        return Architecture("flux2", "klein-4b", "metadata+keys", [m_why, keys_why + ", attention only (as Flux.2 Klein 4B's)"])
     if keys_arch == "unknown":
         return Architecture(m_arch, m_variant, "metadata", [m_why, keys_why])
     if FAMILY.get(m_arch, m_arch) == FAMILY.get(keys_arch, keys_arch):
@@ -349,3 +376,13 @@ def _detect(metadata: dict, layout, keys_result=None) -> Architecture:
         keys_arch, keys_variant, "keys", [keys_why, m_why],
         warnings=[f"metadata says {m_arch} ({m_why}) but the tensors are {keys_arch}; trusting the tensors"],
     )
+
+
+def _look_alikes(layout) -> tuple:
+    """The other bases a Flux.1 reading of `layout` could be for (engine.dit_families.flux_look_alikes),
+    from the memo of the module names' route."""
+    named = layout.by_names.get("family_route")
+    if named is None:
+        named = layout.by_names["family_route"] = _family_route(layout, layout.unet)
+    return named[2]
+

@@ -8,6 +8,7 @@ here "would not load" (ComfyUI logs `lora key not loaded`) and takes no Inspire 
 
 from __future__ import annotations
 
+from .dit_families import FLUX2_GLOBAL_MOD
 from .taxonomy import UNET_FAMILY
 
 # A parameter that is not a `.weight` (an RMSNorm `scale`) is mapped only by its full
@@ -19,6 +20,24 @@ _NON_WEIGHT = ("_scale", ".scale")
 RMSNORM_AS_WEIGHT = frozenset(
     {"flux", "flux2", "chroma", "chroma_radiance", "hunyuan_video", "hunyuan_video15"})
 _ATTN_PROJ = ("_to_q", "_to_k", "_to_v", "_to_out_0", "_to_out")
+
+
+# Families whose one text encoder is a decoder LLM (ComfyUI names its weights
+# `<llm>.transformer.model.<path>`): `model_lora_keys_clip` maps kohya `lora_te_<path>` for it, and
+# no CLIP or T5 name (`lora_te_text_model_...`, `lora_te1_`, `text_encoder.`) at all. Families with
+# an LLM beside another encoder get no kohya text-encoder names: only ComfyUI's `text_encoders.`.
+LLM_TEXT_ENCODER = frozenset({"flux2", "z_image", "lumina2", "qwen_image", "krea2"})
+NO_KOHYA_TEXT_ENCODER = frozenset({"hunyuan_video15", "ltx2"})
+_LLM_PATHS = ("layers_", "embed_tokens", "norm")
+
+
+def _te_unmapped(name, architecture: str) -> bool:
+    """Whether a text-encoder module of an LLM-encoder family has a name ComfyUI does not map."""
+    if name.scheme == "comfy":
+        return False  # `text_encoders.<encoder>.…`: ComfyUI's own names
+    if architecture in NO_KOHYA_TEXT_ENCODER:
+        return True
+    return name.slot != "te" or name.scheme != "kohya" or not name.flat.startswith(_LLM_PATHS)
 
 
 def _xlabs(m) -> bool:
@@ -38,6 +57,8 @@ def unmapped_by_comfyui(layout, architecture: str) -> list:
     for m in layout.modules:
         name = m.name
         if name.component != "unet":
+            if (architecture in LLM_TEXT_ENCODER or architecture in NO_KOHYA_TEXT_ENCODER) and _te_unmapped(name, architecture):
+                out.append(m)
             continue
         if _xlabs(m):
             if converted is None:
@@ -48,6 +69,9 @@ def unmapped_by_comfyui(layout, architecture: str) -> list:
                 and name.flat.endswith(_ATTN_PROJ) and ("_attn1_" in name.flat or "_attn2_" in name.flat):
             # diffusers attention projections are mapped only in the attention-processor spelling
             out.append(m)
+        elif architecture == "flux2" and name.scheme in ("diffusers", "lycoris", "onetrainer") \
+                and name.flat.startswith(FLUX2_GLOBAL_MOD):
+            out.append(m)  # flux_to_diffusers has no name for Flux.2's shared modulation layers
         elif architecture == "wan" and name.scheme in ("diffusers", "peft"):
             out.append(m)  # WAN maps only `diffusion_model.<path>` and `lora_unet_<path>`
         elif m.adapter in ("norm", "bias") and name.raw.endswith(_NON_WEIGHT) and \
@@ -63,6 +87,18 @@ def renamed_norm_note(unmapped, architecture: str) -> list:
         return []
     return [f"{n} RMSNorm `.scale` diff(s): ComfyUI 0.33 loads these norms as `.weight` (a `<norm>.diff`) and skips "
             "them; ComfyUI 0.3.x still applied them"]
+
+
+def llm_encoder_note(unmapped, architecture: str) -> list:
+    """Why text-encoder modules of an LLM-encoder family are counted as not loading (see LLM_TEXT_ENCODER)."""
+    n = sum(1 for m in unmapped if m.name.component == "te")
+    if n and architecture in NO_KOHYA_TEXT_ENCODER:
+        return [f"{n} text-encoder module(s): ComfyUI maps {architecture}'s text-encoder keys only in its own names "
+                "(`text_encoders.<encoder>.…`), not kohya's or diffusers'"]
+    if n and architecture in LLM_TEXT_ENCODER:
+        return [f"{n} text-encoder module(s) named for CLIP/T5: {architecture}'s text encoder is one LLM, and ComfyUI maps "
+                "kohya text-encoder keys only in its layer names (`lora_te_layers_N_...`)"]
+    return []
 
 
 def dropped_by_inspire(layout) -> list:

@@ -29,29 +29,99 @@ def _first_out_dim(unet, *needles):
 
 
 # Flux.2 hidden width -> variant. Klein 4B shares Flux.1's 3072 width: its MLP tells it apart
-# (SiLU-gated, ratio 3: img_mlp.0 is 6 x hidden wide, linear1 9 x hidden, Flux.1's 4 x and 7 x).
+# (SiLU-gated, ratio 3: img_mlp.0 is 6 x hidden wide and img_mlp.2 reads 3 x hidden, linear1 is
+# 9 x hidden and linear2 reads 4 x hidden; Flux.1's are 4 x, 4 x, 7 x and 5 x).
 _FLUX2_WIDTH = {6144: "dev", 4096: "klein-9b"}
-_FLUX2_GLOBAL_MOD = ("double_stream_modulation_img", "double_stream_modulation_txt", "single_stream_modulation")
+# Flux.2's modulation layers, shared by all blocks (ComfyUI maps them only in these BFL names).
+FLUX2_GLOBAL_MOD = ("double_stream_modulation_img", "double_stream_modulation_txt", "single_stream_modulation")
+
+
+def _flux2_variant(hidden, gated):
+    return _FLUX2_WIDTH.get(hidden) or ("klein-4b" if hidden == 3072 and gated else None)
 
 
 def double_single(unet, doubles, singles):
     """Flux.2, HunyuanVideo 1.5 or Chroma Radiance among double/single-block files, else None."""
     flats = [m.name.flat for m in unet]
     hidden = first_in_dim(unet, "double_blocks", "attn_qkv") or first_in_dim(unet, "double_blocks", "attn_proj") \
-        or first_in_dim(unet, "single_blocks", "linear1")
+        or first_in_dim(unet, "single_blocks", "linear1") or first_in_dim(unet, "double_blocks", "mlp_0") \
+        or _first_out_dim(unet, "single_blocks", "linear2") or _first_out_dim(unet, "double_blocks", "mlp_2")
     if hidden == 2048 or (doubles and max(doubles) >= 20 and not singles):
         return "hunyuan_video15", None, f"double_blocks up to {max(doubles, default=-1)} with hidden {hidden}, no single blocks"
-    global_mod = any(f.startswith(_FLUX2_GLOBAL_MOD) for f in flats)
-    mlp_out = _first_out_dim(unet, "double_blocks", "img_mlp_0") or _first_out_dim(unet, "double_blocks", "txt_mlp_0")
-    linear1 = _first_out_dim(unet, "single_blocks", "linear1")
-    gated = bool(hidden) and (mlp_out == 6 * hidden or linear1 == 9 * hidden)
+    global_mod = any(f.startswith(FLUX2_GLOBAL_MOD) for f in flats)
+    gated = bool(hidden) and (
+        _first_out_dim(unet, "double_blocks", "mlp_0") == 6 * hidden or first_in_dim(unet, "double_blocks", "mlp_2") == 3 * hidden
+        or _first_out_dim(unet, "single_blocks", "linear1") == 9 * hidden
+        or first_in_dim(unet, "single_blocks", "linear2") == 4 * hidden)
     if hidden in _FLUX2_WIDTH or global_mod or gated:
-        variant = _FLUX2_WIDTH.get(hidden) or ("klein-4b" if hidden == 3072 else None)
         why = "global modulation layers" if global_mod else f"hidden {hidden}" + (", SiLU-gated MLP" if gated else "")
-        return "flux2", variant, f"double_blocks/single_blocks with {why}"
+        return "flux2", _flux2_variant(hidden, gated or global_mod), f"double_blocks/single_blocks with {why}"
     if any(f.startswith(("nerf_blocks_", "nerf_final_layer", "nerf_image_embedder", "img_in_patch")) for f in flats):
         return "chroma_radiance", None, "double/single blocks with NeRF head layers (nerf_blocks, img_in_patch)"
     return None
+
+
+# Names only Flux.2's diffusers layout has (Flux.1's single blocks have no output projection
+# in attention, and no fused QKV+MLP input): ComfyUI maps them through flux_to_diffusers.
+_FLUX2_DIFFUSERS_SINGLE = ("attn_to_qkv_mlp_proj", "attn_to_out")
+
+
+def flux2_diffusers_names(flats) -> bool:
+    """Whether diffusers-named (`transformer_blocks`) module names are Flux.2's."""
+    return any(f.startswith("single_transformer_blocks_") and f.endswith(_FLUX2_DIFFUSERS_SINGLE)
+               or f.startswith(FLUX2_GLOBAL_MOD) for f in flats)
+
+
+def flux2_diffusers(unet, named: bool):
+    """Flux.2 in diffusers names (`transformer_blocks.N.attn.to_q`, `ff.linear_in`,
+    `single_transformer_blocks.N.attn.to_qkv_mlp_proj`), else None: Flux 2's own names
+    (`named`), a Flux.2 width, or the gated MLP at 3072 (`ff.linear_in` alone is also a LyCORIS
+    name of Flux.1's MLP: its width decides)."""
+    hidden = first_in_dim(unet, "attn_to_q") or first_in_dim(unet, "attn_add_q_proj") \
+        or first_in_dim(unet, "attn_to_qkv_mlp_proj") or first_in_dim(unet, "ff_linear_in") \
+        or first_in_dim(unet, "transformer_blocks", "ff_net_0_proj") \
+        or _first_out_dim(unet, "attn_to_out") or _first_out_dim(unet, "ff_linear_out")
+    if not hidden:
+        return ("flux2", None, "diffusers Flux.2 names (to_qkv_mlp_proj, global modulation)") if named else None
+    mlp_out = _first_out_dim(unet, "transformer_blocks", "ff_linear_in") or _first_out_dim(unet, "ff_context_linear_in") \
+        or _first_out_dim(unet, "transformer_blocks", "ff_net_0_proj") or _first_out_dim(unet, "ff_context_net_0_proj")
+    mlp_in = first_in_dim(unet, "transformer_blocks", "ff_linear_out") or first_in_dim(unet, "ff_context_linear_out") \
+        or first_in_dim(unet, "transformer_blocks", "ff_net_2") or first_in_dim(unet, "ff_context_net_2")
+    fused = _first_out_dim(unet, "attn_to_qkv_mlp_proj")
+    gated = mlp_out == 6 * hidden or mlp_in == 3 * hidden or fused == 9 * hidden
+    # a Flux.2 width alone counts in a Flux-style double block (the text stream's add_q_proj /
+    # to_add_out / ff_context): LTX-Video 13B is 4096 wide too
+    joint = hidden in _FLUX2_WIDTH and bool(first_in_dim(unet, "attn_add_") or first_in_dim(unet, "attn_to_add_out")
+                                            or first_in_dim(unet, "ff_context_"))
+    if not (named or gated or joint):
+        return None
+    why = "to_qkv_mlp_proj" if fused else ("SiLU-gated MLP" if gated else "its width")
+    return "flux2", _flux2_variant(hidden, gated or named), f"diffusers transformer_blocks/single_transformer_blocks, hidden {hidden} ({why})"
+
+
+# Flux.1's LoRAs load on two other bases whose blocks have Flux.1's names and shapes: Chroma (no
+# per-block modulation, no time/guidance embedders) and Flux.2 Klein 4B (no per-block modulation
+# either; its attention is Flux.1's at width 3072, only its MLPs differ). Neither has vector_in.
+_FLUX1_ONLY = ("img_mod", "txt_mod", "_modulation_lin", "norm1_linear", "norm1_context_linear", "_norm_linear",
+               "vector_in", "time_text_embed_text_embedder", "_qkv_lora", "_proj_lora")
+_FLUX1_EMBEDDERS = ("time_in", "guidance_in", "time_text_embed")
+
+
+def flux_look_alikes(flats) -> tuple:
+    """The other bases a Flux.1-shaped file with these module names may be for, from the names
+    alone: ("chroma", "flux2_klein4b"), either, or (). XLabs processor names are Flux.1's only."""
+    mlp = single = embedded = False
+    for f in flats:
+        if any(mark in f for mark in _FLUX1_ONLY):
+            return ()
+        if f.startswith(_FLUX1_EMBEDDERS):
+            embedded = True
+        elif f.startswith(("single_blocks_", "single_transformer_blocks_")):
+            single = True
+        elif "_mlp_" in f or "_ff_" in f:
+            mlp = True
+    out = () if embedded else ("chroma",)
+    return out + (("flux2_klein4b",) if not (mlp or single) else ())
 
 
 def lumina(unet):
@@ -108,6 +178,25 @@ def krea2(unet):
     """Krea 2 (its names told by krea2_names), with its attention width as evidence."""
     width = first_in_dim(unet, "attn_wq") or first_in_dim(unet, "attn_to_q")
     return "krea2", None, f"Krea 2 blocks (gated attention, SwiGLU gate/up/down), width {width}"
+
+
+_LOOK_ALIKE = {
+    "chroma": ("Chroma", "no per-block modulation (img_mod/txt_mod/modulation) or time/vector embedders, which Chroma lacks",
+               "chroma/lora", "chroma"),
+    "flux2_klein4b": ("Flux.2 Klein 4B", "double-block attention only, at width 3072 (Klein 4B's attention is Flux.1's; "
+                      "only its MLPs would differ)", "flux-2-klein-4b/lora", "flux2_klein_4b"),
+}
+
+
+def look_alike_warning(alikes) -> str:
+    """Why a file read as Flux.1 may be for another base, and which metadata settles it."""
+    names = " or ".join(_LOOK_ALIKE[a][0] for a in alikes)
+    why = "; ".join(_LOOK_ALIKE[a][1] for a in alikes)
+    specs = ", ".join(f"`{_LOOK_ALIKE[a][2]}`" for a in alikes)
+    bases = ", ".join(f"`{_LOOK_ALIKE[a][3]}`" for a in alikes)
+    return (f"read as flux (Flux.1), but the tensors fit {names} as well ({why}); no metadata names the base. "
+            f"ComfyUI loads it on any of them: if it is not Flux.1, set the file's `modelspec.architecture` "
+            f"(`flux-1-dev/lora`, {specs}) or `ss_base_model_version` (`flux1`, {bases})")
 
 
 _EXPERT = (("high_noise", "high-noise"), ("high-noise", "high-noise"), ("low_noise", "low-noise"), ("low-noise", "low-noise"))

@@ -21,8 +21,8 @@ from .errors import (
     ShapeMismatch,
     TextualInversion,
 )
-from .comfy_keymap import dropped_by_inspire, renamed_norm_note, unmapped_by_comfyui
-from .keys import encoder_name
+from .comfy_keymap import dropped_by_inspire, llm_encoder_note, renamed_norm_note, unmapped_by_comfyui
+from .keys import ENCODER_BY_VARIANT, encoder_name
 from .layout import build_layout
 from .safetensors_header import gc_paused, read_header
 from .taxonomy import NOTED_BASE_ONLY, block_of, position_labels, rules_for
@@ -110,7 +110,7 @@ def _inspect(path: str):
         raise ShapeMismatch(facts.zero_dim)
 
     arch = arch_mod.detect(meta, facts.layout, facts.keys_arch)
-    blocks, encoders, inspire_warnings = facts.for_architecture(arch.name)
+    blocks, encoders, inspire_warnings = facts.for_architecture(arch.name, arch.variant)
     alphas = Counter(read_scalars(path, header, facts.alpha_keys).values()) if facts.alpha_keys else Counter()
     tags = meta_mod.tag_frequencies(meta)
     hint, hint_why = meta_mod.base_model_hint(meta, tags) if arch.name == "sdxl" else (None, None)
@@ -174,10 +174,12 @@ class TableFacts:
         self._by_arch: dict = {}
         self._placed: dict = {}
 
-    def placements(self, architecture: str):
+    def placements(self, architecture: str, variant: str | None = None):
         """([(module, text encoder or None, (group, index) or None = BASE)] for every module
-        ComfyUI loads, [modules it does not map]): the one placement of modules into blocks."""
-        hit = self._placed.get(architecture)
+        ComfyUI loads, [modules it does not map]): the one placement of modules into blocks.
+        `variant` matters only where it picks the text encoder (keys.ENCODER_BY_VARIANT)."""
+        variant = variant if architecture in ENCODER_BY_VARIANT else None
+        hit = self._placed.get((architecture, variant))
         if hit is None:
             rules = rules_for(architecture)
             unmapped = unmapped_by_comfyui(self.layout, architecture)
@@ -187,23 +189,25 @@ class TableFacts:
                 if id(m) in skipped:
                     continue
                 if m.name.component == "te":
-                    placed.append((m, encoder_name(m.name, architecture), None))
+                    placed.append((m, encoder_name(m.name, architecture, variant), None))
                 else:
                     placed.append((m, None, block_of(m.name.flat, rules) if rules else None))
-            hit = self._placed[architecture] = (placed, unmapped)
+            hit = self._placed[(architecture, variant)] = (placed, unmapped)
         return hit
 
-    def for_architecture(self, architecture: str):
+    def for_architecture(self, architecture: str, variant: str | None = None):
         """(Inspire position labels, text encoders, Inspire warnings) for one architecture."""
-        hit = self._by_arch.get(architecture)
+        variant = variant if architecture in ENCODER_BY_VARIANT else None
+        memo = ("for_architecture", architecture, variant)
+        hit = self._by_arch.get(memo)
         if hit is None:
             # Only module names go in (blocks, encoders, names ComfyUI or Inspire skip, counts of
             # modules): tables that share their list of names share the answer.
-            hit = self.layout.by_names.get(("for_architecture", architecture))
+            hit = self.layout.by_names.get(memo)
             if hit is not None:
-                self._by_arch[architecture] = hit
+                self._by_arch[memo] = hit
                 return hit
-            placed, unmapped = self.placements(architecture)
+            placed, unmapped = self.placements(architecture, variant)
             unseen = {id(m) for m in dropped_by_inspire(self.layout)}  # loaded by ComfyUI, not by Inspire
             blocks = {b for m, enc, b in placed if b is not None and id(m) not in unseen}
             encoders = {enc for _, enc, _ in placed if enc is not None}
@@ -212,9 +216,9 @@ class TableFacts:
             if unmapped:
                 warnings.insert(0, f"{len(unmapped)} of {len(self.layout.modules)} module(s) use names ComfyUI does not map "
                                    f"and would not load (e.g. '{unmapped[0].name.raw}')")
-                warnings[1:1] = renamed_norm_note(unmapped, architecture)
+                warnings[1:1] = renamed_norm_note(unmapped, architecture) + llm_encoder_note(unmapped, architecture)
             hit = (tuple(position_labels(blocks)), tuple(ordered), tuple(warnings))
-            self._by_arch[architecture] = self.layout.by_names[("for_architecture", architecture)] = hit
+            self._by_arch[memo] = self.layout.by_names[memo] = hit
         return hit
 
 

@@ -194,10 +194,27 @@ SINGLE_TEXT_ENCODER = {
 }
 
 
-def encoder_name(name: ModuleName, architecture: str) -> str:
+# Flux.2's one text encoder is an LLM chosen by the model size (ComfyUI's Flux2 clip_target).
+# A Flux.2 file whose size nothing tells is taken for dev (the base model; Klein is named).
+FLUX2_TEXT_ENCODER = {"dev": "mistral3_24b", "klein-4b": "qwen3_4b", "klein-9b": "qwen3_8b"}
+# Architectures whose text encoder depends on the variant as well.
+ENCODER_BY_VARIANT = frozenset({"flux2"})
+
+
+def flux2_encoder(variant: str | None) -> str:
+    """The text encoder of a Flux.2 variant ("klein-4b", or several joined by ", ": the first known)."""
+    for part in (variant or "").split(", "):
+        if part in FLUX2_TEXT_ENCODER:
+            return FLUX2_TEXT_ENCODER[part]
+    return FLUX2_TEXT_ENCODER["dev"]
+
+
+def encoder_name(name: ModuleName, architecture: str, variant: str | None = None) -> str:
     """Which text encoder a `te` module patches, in ComfyUI's names (clip_l, clip_g, clip_h, t5xxl...)."""
     slot = name.slot
     if slot in (None, "te", "te1", "te2", "te3"):
+        if architecture == "flux2" and slot == "te":
+            return flux2_encoder(variant)
         if name.looks_t5 or slot == "te3":
             return "umt5xxl" if architecture == "wan" else "t5xxl"
         if slot == "te":

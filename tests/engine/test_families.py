@@ -26,6 +26,8 @@ EXPECTED = {
     "flux2_dev": ("flux2", "dev", [], _dit(8, 48)),
     "flux2_klein4b": ("flux2", "klein-4b", ["qwen3_4b"], _dit(5, 20)),
     "flux2_klein9b": ("flux2", "klein-9b", [], _dit(8, 24)),
+    "flux2_klein4b_peft": ("flux2", "klein-4b", [], _dit(5, 20)),
+    "flux2_klein9b_kohya": ("flux2", "klein-9b", ["qwen3_8b"], _dit(8, 24)),
     "chroma_radiance": ("chroma_radiance", None, [], FLUX_58),
     "z_image": ("z_image", None, ["qwen3_4b"], ["BASE"]),
     "lumina2": ("lumina2", None, [], ["BASE"]),
