@@ -99,3 +99,12 @@ class NonFinite(AnalysisError):
 
 class UnsupportedDtype(AnalysisError):
     code = "unsupported_dtype"
+
+
+class PlanError(ValueError):
+    """A request the planner refuses; `problems` lists every reason (one line each). Defined here
+    (not in engine.planner) so the HTTP face can name it without importing the planner."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 
 from .analysis import round_figures
 from .block_vectors import canonical_number, quantize
+from .errors import PlanError  # noqa: F401 - callers import it from here too
 from .plan_budget import Policy, budget_unit, factor_reason
 from .plan_output import (STRENGTH_LIMIT, Placement, lora_record, naming_warnings, over_budget_warnings,
                           stack_rows)
@@ -60,14 +61,6 @@ DEFAULT_HEADROOM = 0.5
 MAX_HEADROOM = 10.0
 DEFAULT_ROLE_ORDER = ("characters", "concepts", "poses", "styles")
 PROFILE_GROUPS = ("BASE",) + GROUP_ORDER
-
-
-class PlanError(ValueError):
-    """A request the planner refuses; `problems` lists every reason (one line each)."""
-
-    def __init__(self, problems):
-        self.problems = list(problems)
-        super().__init__("; ".join(self.problems))
 
 
 @dataclass

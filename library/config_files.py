@@ -22,6 +22,7 @@ import yaml
 
 from ..engine.metadata import MAX_TEXT, thumbnail
 from ..engine.safetensors_header import read_header
+from .errors import ConfigUnreadable
 from .fs_safety import read_bytes
 from .identity import autov2
 
@@ -40,10 +41,6 @@ try:
     _Loader, _Dumper = yaml.CSafeLoader, yaml.CSafeDumper
 except AttributeError:  # pyyaml without libyaml
     _Loader, _Dumper = yaml.SafeLoader, yaml.SafeDumper
-
-
-class ConfigUnreadable(ValueError):
-    """config.yaml exists but is not a YAML mapping; the message says where."""
 
 
 def slugify(stem: str) -> str:

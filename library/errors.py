@@ -18,7 +18,9 @@
     └── InvalidDocument              a request, plan, template or profile that cannot be kept; lists every problem
         └── NameTaken                a plan of that name exists already
 
-Bad LoRA files are not errors here: they are quarantined with the engine's `InspectError` reason.
+Beside them, ConfigUnreadable (a ValueError): one config.yaml that is not a YAML mapping, reported
+per file while the library reads on. Bad LoRA files are not errors here: they are quarantined with
+the engine's `InspectError` reason.
 """
 
 from __future__ import annotations
@@ -105,3 +107,8 @@ class InvalidDocument(LibraryError):
 
 class NameTaken(InvalidDocument):
     pass
+
+
+class ConfigUnreadable(ValueError):
+    """config.yaml exists but is not a YAML mapping; the message says where. (Not a LibraryError:
+    the library reads on and reports it per file.)"""

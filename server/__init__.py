@@ -4,7 +4,8 @@ Both hosts use it: nodes/comfy_glue.py attaches it to ComfyUI's PromptServer, se
 it alone. Never imports ComfyUI.
 
 Where things go:
-- a new route: a line in `routes.ROUTES` and a handler in the topic's `*_routes.py` that validates,
+- a new route: a line in `routes.ROUTES` naming a handler in the topic's `*_routes.py` (imported on
+  its first request, so attaching the table stays cheap) that validates,
   calls one library function (through `ctx.run`) and returns `http.json_response`;
 - a new background job: one `JobAction` entry in `jobs.ACTIONS` (its function, whether it writes,
   its options' checks);

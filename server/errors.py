@@ -9,10 +9,9 @@ route); library errors pass through unchanged and `status_of` gives their status
 
 from __future__ import annotations
 
-from ..engine.planner import PlanError
-from ..library.config_files import ConfigUnreadable
-from ..library.errors import (ConfigConflict, DiskFull, InvalidDocument, InvalidPath, LibraryBusy, LibraryError,
-                              NameTaken, NotALibraryRoot, NotFound, OutsideRoots, StoreError)
+from ..engine.errors import PlanError
+from ..library.errors import (ConfigConflict, ConfigUnreadable, DiskFull, InvalidDocument, InvalidPath, LibraryBusy,
+                              LibraryError, NameTaken, NotALibraryRoot, NotFound, OutsideRoots, StoreError)
 
 
 class ApiError(Exception):

@@ -3,13 +3,16 @@ every route the README documents is in it (the panel's API module will mirror th
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 
 from lora_atlas.server.http import PREFIX
-from lora_atlas.server.routes import ROUTES
+from lora_atlas.server.routes import ROUTES, handler_of
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "README.md")
 SAMPLE = {"{id}": "no-such-id", "{pid}": "no-such-plan", "{hid}": "999", "{name}": "no-such-name",
@@ -60,3 +63,26 @@ async def test_every_route_in_the_table_answers(client, method, path):
         assert set(doc) == {"error"}, f"{method} {url}: a 404 that is not ours: {doc}"
     else:
         assert resp.status < 500, await resp.text()
+
+
+def test_every_table_entry_names_an_async_handler():
+    for method, path, target in ROUTES:
+        assert inspect.iscoroutinefunction(handler_of(target)), (method, path, target)
+
+
+def test_attaching_the_table_imports_no_handler_module():
+    """ComfyUI attaches the routes at start-up: that must not import the planner, the analysis or
+    the library (they load on the first request). A fresh interpreter shows what an import pulls in."""
+    script = (
+        "import sys\n"
+        "from aiohttp import web\n"
+        "from lora_atlas.server.routes import add_routes\n"
+        "add_routes(web.RouteTableDef(), lambda: None)\n"
+        "heavy = ('lora_atlas.server.job_routes', 'lora_atlas.server.lora_routes', 'lora_atlas.server.plan_routes',\n"
+        "         'lora_atlas.engine.planner', 'lora_atlas.engine.analysis', 'lora_atlas.library.store',\n"
+        "         'lora_atlas.library.config_files')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
