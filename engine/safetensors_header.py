@@ -84,12 +84,12 @@ class Header:
 
 
 # A library repeats a few hundred tensor tables (one per trainer, version and rank) across
-# thousands of files that differ only in their metadata. The table is validated once per
-# digest (and kept with whether a tensor is empty); later files pay for a hash and the metadata
-# parse only. A table seen for the first
-# time takes the fast parse (msgspec decodes it straight into TensorEntry values, checking their
-# types in C, then one loop checks sizes and layout); anything it does not accept takes the
-# careful parse, which accepts every valid layout and names what is wrong with the rest.
+# thousands of files that differ only in their metadata. The table is validated once per digest
+# (and kept with whether a tensor is empty); later files pay for a hash and the metadata parse
+# only. A table seen for the first time takes the fast parse (msgspec decodes it straight into
+# TensorEntry values, checking their types in C, then one loop checks sizes and layout); anything
+# it does not accept takes the careful parse, which accepts every valid layout and names what is
+# wrong with the rest.
 _TABLE_CACHE: OrderedDict = OrderedDict()
 _TABLE_CACHE_SIZE = 512
 
@@ -249,8 +249,8 @@ def _split_metadata(raw: bytes):
     """(metadata JSON or None, a view of the header's bytes without it and without the opening
     brace), or None for an unusual layout (which then takes the full parse). Only the first key
     is looked at, where the reference writer puts `__metadata__`, so a look-alike inside a string
-    can never be taken for it. The split is only a cache key: a table is validated by the full
-    parse the first time it is seen."""
+    can never be taken for it. The rest is the table's cache key and what the fast parse decodes
+    (as an object of its own); whatever that parse refuses is parsed again whole, carefully."""
     if raw[:1] != b"{":
         return None
     end = len(raw)
