@@ -229,16 +229,18 @@ def _dit_family(unet, indices):
     newer = dit_families.double_single(unet, doubles, singles)
     if newer:
         return newer
-    raws = [m.name.raw for m in unet]
-    flats = [m.name.flat for m in unet]
-    tencent = any(n in f for f in flats for n in _HUNYUAN_NAMES if n != "img_attn_qkv_") or any(
-        ".img_attn_qkv" in r or ".txt_attn_qkv" in r for r in raws
-    )
+    tencent = dit_families.names_any(unet, "tencent", _tencent_name)
     if tencent or (doubles and max(doubles) >= 19) or (singles and max(singles) >= 38):
         why = "Tencent layer names" if tencent else f"double_blocks up to {max(doubles, default=-1)}, single_blocks up to {max(singles, default=-1)}"
         return "hunyuan_video", _coverage(doubles, singles, 20, 40), f"double/single blocks with {why}"
-    arch = "chroma" if any("distilled_guidance_layer" in f for f in flats) else "flux"
+    arch = "chroma" if dit_families.names_any(unet, "chroma_guidance", lambda n: "distilled_guidance_layer" in n.flat) else "flux"
     return arch, _coverage(doubles, singles, 19, 38), f"double_blocks/single_blocks ({len(doubles)} double, {len(singles)} single)"
+
+
+def _tencent_name(name) -> bool:
+    """HunyuanVideo's own layer names (Flux's are different for the same blocks)."""
+    return any(n in name.flat for n in _HUNYUAN_NAMES if n != "img_attn_qkv_") or \
+        ".img_attn_qkv" in name.raw or ".txt_attn_qkv" in name.raw
 
 
 def _coverage(doubles, singles, n_double, n_single):
@@ -274,12 +276,13 @@ def _wan(unet, indices):
 
 
 def _transformer_blocks(unet, indices):
-    flats = [m.name.flat for m in unet]
-    if any(("img_mlp" in f or "img_mod" in f or "txt_mlp" in f) for f in flats):
+    if dit_families.names_any(unet, "qwen_image_blocks", lambda n: "img_mlp" in n.flat or "img_mod" in n.flat
+                              or "txt_mlp" in n.flat):
         return "qwen_image", None, "transformer_blocks with img_mlp/img_mod/txt_mlp"
     hidden = first_in_dim(unet, "attn_to_q") or first_in_dim(unet, "attn_to_k") \
         or first_in_dim(unet, "transformer_blocks", "ff_linear_in") or first_in_dim(unet, "transformer_blocks", "ff_net_0_proj")
-    flux2_wide = hidden in (4096, 6144) and not any("attn1" in f for f in flats)   # LTX's blocks have attn1
+    attn1 = dit_families.names_any(unet, "attn1", lambda n: "attn1" in n.flat)
+    flux2_wide = hidden in (4096, 6144) and not attn1   # LTX's blocks have attn1
     if flux2_wide or "single_transformer_blocks" in indices or hidden == 3072:
         newer = dit_families.flux2_diffusers(unet, False)
         if newer:
@@ -288,9 +291,10 @@ def _transformer_blocks(unet, indices):
         doubles = indices.get("transformer_blocks", set())
         singles = indices.get("single_transformer_blocks", set())
         return "flux", _coverage(doubles, singles, 19, 38), f"diffusers transformer_blocks/single_transformer_blocks, hidden {hidden}"
-    if hidden in (1536, 2432) or any("context_block" in f or "ff_context" in f for f in flats):
+    if hidden in (1536, 2432) or dit_families.names_any(unet, "sd3_context", lambda n: "context_block" in n.flat
+                                                        or "ff_context" in n.flat):
         return _sd3(unet, "transformer_blocks")
-    if any("attn1" in f for f in flats) and any("attn2" in f for f in flats):
+    if attn1 and dit_families.names_any(unet, "attn2", lambda n: "attn2" in n.flat):
         return dit_families.ltx(unet, hidden)
     return "unknown", None, f"transformer_blocks with hidden {hidden}: no known model matches"
 

@@ -15,17 +15,43 @@ import re
 
 def first_in_dim(unet, *needles):
     """The input width of the first module whose flat name holds every needle (None if none)."""
-    for m in unet:
-        if m.in_dim and all(n in m.name.flat for n in needles):
-            return m.in_dim
+    for i in _holding(unet, needles):
+        if unet[i].in_dim:
+            return unet[i].in_dim
     return None
 
 
 def _first_out_dim(unet, *needles):
-    for m in unet:
-        if m.out_dim and all(n in m.name.flat for n in needles):
-            return m.out_dim
+    for i in _holding(unet, needles):
+        if unet[i].out_dim:
+            return unet[i].out_dim
     return None
+
+
+def names_any(unet, fact: str, test) -> bool:
+    """Whether the name (a keys.ModuleName) of a module passes `test`; `fact` names the question in
+    the memo of the list of names (asked once per list when `unet` carries it, as for _holding)."""
+    memo = getattr(unet, "names_memo", None)
+    key = ("any", fact)
+    hit = memo.get(key) if memo is not None else None
+    if hit is None:
+        hit = any(test(m.name) for m in unet)
+        if memo is not None:
+            memo[key] = hit
+    return hit
+
+
+def _holding(unet, needles) -> tuple:
+    """Positions of the modules whose flat name holds every needle: from the names alone, so
+    asked once per list of names when `unet` carries its memo (engine.layout.Layout.unet)."""
+    memo = getattr(unet, "names_memo", None)
+    key = ("holding", needles)
+    hit = memo.get(key) if memo is not None else None
+    if hit is None:
+        hit = tuple(i for i, m in enumerate(unet) if all(n in m.name.flat for n in needles))
+        if memo is not None:
+            memo[key] = hit
+    return hit
 
 
 # Flux.2 hidden width -> variant. Klein 4B shares Flux.1's 3072 width: its MLP tells it apart
@@ -40,15 +66,17 @@ def _flux2_variant(hidden, gated):
     return _FLUX2_WIDTH.get(hidden) or ("klein-4b" if hidden == 3072 and gated else None)
 
 
+_NERF_HEAD = ("nerf_blocks_", "nerf_final_layer", "nerf_image_embedder", "img_in_patch")
+
+
 def double_single(unet, doubles, singles):
     """Flux.2, HunyuanVideo 1.5 or Chroma Radiance among double/single-block files, else None."""
-    flats = [m.name.flat for m in unet]
     hidden = first_in_dim(unet, "double_blocks", "attn_qkv") or first_in_dim(unet, "double_blocks", "attn_proj") \
         or first_in_dim(unet, "single_blocks", "linear1") or first_in_dim(unet, "double_blocks", "mlp_0") \
         or _first_out_dim(unet, "single_blocks", "linear2") or _first_out_dim(unet, "double_blocks", "mlp_2")
     if hidden == 2048 or (doubles and max(doubles) >= 20 and not singles):
         return "hunyuan_video15", None, f"double_blocks up to {max(doubles, default=-1)} with hidden {hidden}, no single blocks"
-    global_mod = any(f.startswith(FLUX2_GLOBAL_MOD) for f in flats)
+    global_mod = names_any(unet, "flux2_global_modulation", lambda n: n.flat.startswith(FLUX2_GLOBAL_MOD))
     gated = bool(hidden) and (
         _first_out_dim(unet, "double_blocks", "mlp_0") == 6 * hidden or first_in_dim(unet, "double_blocks", "mlp_2") == 3 * hidden
         or _first_out_dim(unet, "single_blocks", "linear1") == 9 * hidden
@@ -56,7 +84,7 @@ def double_single(unet, doubles, singles):
     if hidden in _FLUX2_WIDTH or global_mod or gated:
         why = "global modulation layers" if global_mod else f"hidden {hidden}" + (", SiLU-gated MLP" if gated else "")
         return "flux2", _flux2_variant(hidden, gated or global_mod), f"double_blocks/single_blocks with {why}"
-    if any(f.startswith(("nerf_blocks_", "nerf_final_layer", "nerf_image_embedder", "img_in_patch")) for f in flats):
+    if names_any(unet, "nerf_head", lambda n: n.flat.startswith(_NERF_HEAD)):
         return "chroma_radiance", None, "double/single blocks with NeRF head layers (nerf_blocks, img_in_patch)"
     return None
 

@@ -60,6 +60,17 @@ class Shapes(Mapping):
         return map(_SHAPE, self.tensors.values())
 
 
+class ModuleList(list):
+    """A list of modules with `names_memo`: the dict of facts derived from the table's names alone,
+    shared by every table with the same list of names (Layout.by_names)."""
+
+    __slots__ = ("names_memo",)
+
+    def __init__(self, modules, names_memo: dict):
+        super().__init__(modules)
+        self.names_memo = names_memo
+
+
 @dataclass
 class Layout:
     modules: list[Module]
@@ -72,8 +83,13 @@ class Layout:
 
     @cached_property
     def unet(self):
-        """The diffusion model's modules (read-only)."""
-        return [m for m in self.modules if m.name.component == "unet"]
+        """The diffusion model's modules (read-only), carrying the memo of facts from their names.
+        Which modules they are follows from the names: their positions are found once per list."""
+        positions = self.by_names.get("unet_positions")
+        if positions is None:
+            positions = self.by_names["unet_positions"] = tuple(
+                i for i, m in enumerate(self.modules) if m.name.component == "unet")
+        return ModuleList(map(self.modules.__getitem__, positions), self.by_names)
 
     @cached_property
     def te(self):
