@@ -7,6 +7,7 @@ silently ignored (the way ComfyUI's loader logs "lora key not loaded").
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 ADAPTERS = ("lora", "locon", "loha", "lokr", "glora", "oft", "boft", "full")
@@ -111,14 +112,7 @@ def adapter_mass(modules, shapes: dict) -> Counter:
     and DoRA scales left out): where a file's weight mass is."""
     mass: Counter = Counter()
     for m in modules:
-        total = 0
-        for role, key in m.roles.items():
-            if role not in _NOT_MASS:
-                n = 1
-                for d in shapes[key]:
-                    n *= d
-                total += n
-        mass[m.adapter] += total
+        mass[m.adapter] += sum(math.prod(shapes[key]) for role, key in m.roles.items() if role not in _NOT_MASS)
     return mass
 
 

@@ -142,10 +142,7 @@ _HUNYUAN_NAMES = ("img_mlp_fc1", "img_mod_linear", "txt_mod_linear", "modulation
 def from_keys(layout):
     """(architecture, variant, evidence) from module names and shapes; ("unknown", None, why)."""
     unet = layout.unet
-    named = layout.by_names.get("family_route")
-    if named is None:   # from the module names alone: shared by the tables that repeat them
-        named = layout.by_names["family_route"] = _family_route(layout, unet)
-    route, indices, alikes = named
+    route, indices, alikes = _route(layout)
 
     if route == "double_single":
         return _klein_by_encoder(_dit_family(unet, indices), alikes, layout)
@@ -171,6 +168,14 @@ def from_keys(layout):
         return _te_only(layout)
     seen = sorted({m.name.raw.split(".")[0].split("_blocks")[0] for m in layout.modules})[:5]
     return "unknown", None, "no known block layout in module names" + (f" (e.g. {', '.join(seen)})" if seen else "")
+
+
+def _route(layout) -> tuple:
+    """_family_route of the layout's names, found once per list of names."""
+    named = layout.by_names.get("family_route")
+    if named is None:
+        named = layout.by_names["family_route"] = _family_route(layout, layout.unet)
+    return named
 
 
 def _family_route(layout, unet) -> tuple:
@@ -255,7 +260,7 @@ def _coverage(doubles, singles, n_double, n_single):
 
 def _sd3(unet, block_word):
     hidden = first_in_dim(unet, "x_block", "attn_qkv") or first_in_dim(unet, "attn_to_q") or first_in_dim(unet, "mlp_fc1")
-    attn2 = any("attn2" in m.name.flat for m in unet)
+    attn2 = dit_families.names_any(unet, "attn2", lambda n: "attn2" in n.flat)
     if hidden == 2432:
         variant = "3.5-large"
     elif attn2:
@@ -270,7 +275,7 @@ def _sd3(unet, block_word):
 def _wan(unet, indices):
     dim = first_in_dim(unet, "self_attn_q") or first_in_dim(unet, "self_attn_k") or first_in_dim(unet, "cross_attn_q")
     variant = {1536: "2.1-1.3B", 3072: "2.2-5B", 5120: "14B"}.get(dim)
-    if any("k_img" in m.name.flat for m in unet):
+    if dit_families.names_any(unet, "wan_image_input", lambda n: "k_img" in n.flat):
         variant = (variant + " " if variant else "") + "i2v"
     return "wan", variant, f"blocks.N self_attn/cross_attn/ffn, dim {dim}"
 
@@ -362,7 +367,7 @@ def detect(metadata: dict, layout, keys_result=None) -> Architecture:
 def _detect(metadata: dict, layout, keys_result=None) -> Architecture:
     meta = from_metadata(metadata)
     keys_arch, keys_variant, keys_why = keys_result or from_keys(layout)
-    alikes = _look_alikes(layout) if keys_arch == "flux" else ()
+    alikes = _route(layout)[2] if keys_arch == "flux" else ()
     if meta is None:
         return Architecture(keys_arch, keys_variant, "keys", [keys_why], warnings=[dit_families.look_alike_warning(alikes)] if alikes else [])
     m_arch, m_variant, m_why = meta
@@ -380,13 +385,4 @@ def _detect(metadata: dict, layout, keys_result=None) -> Architecture:
         keys_arch, keys_variant, "keys", [keys_why, m_why],
         warnings=[f"metadata says {m_arch} ({m_why}) but the tensors are {keys_arch}; trusting the tensors"],
     )
-
-
-def _look_alikes(layout) -> tuple:
-    """The other bases a Flux.1 reading of `layout` could be for (engine.dit_families.flux_look_alikes),
-    from the memo of the module names' route."""
-    named = layout.by_names.get("family_route")
-    if named is None:
-        named = layout.by_names["family_route"] = _family_route(layout, layout.unet)
-    return named[2]
 

@@ -29,28 +29,26 @@ def _first_out_dim(unet, *needles):
 
 
 def names_any(unet, fact: str, test) -> bool:
-    """Whether the name (a keys.ModuleName) of a module passes `test`; `fact` names the question in
-    the memo of the list of names (asked once per list when `unet` carries it, as for _holding)."""
-    memo = getattr(unet, "names_memo", None)
-    key = ("any", fact)
-    hit = memo.get(key) if memo is not None else None
-    if hit is None:
-        hit = any(test(m.name) for m in unet)
-        if memo is not None:
-            memo[key] = hit
-    return hit
+    """Whether the name (a keys.ModuleName) of a module passes `test`; `fact` names the question."""
+    return _asked_once(unet, ("any", fact), lambda: any(test(m.name) for m in unet))
 
 
 def _holding(unet, needles) -> tuple:
-    """Positions of the modules whose flat name holds every needle: from the names alone, so
-    asked once per list of names when `unet` carries its memo (engine.layout.Layout.unet)."""
+    """Positions of the modules whose flat name holds every needle."""
+    return _asked_once(unet, ("holding", needles),
+                       lambda: tuple(i for i, m in enumerate(unet) if all(n in m.name.flat for n in needles)))
+
+
+def _asked_once(unet, key, answer):
+    """`answer()` to a question about the module names alone: kept in the memo of the list of
+    names when `unet` carries it (engine.layout.Layout.unet), so tables that repeat the names
+    ask it once."""
     memo = getattr(unet, "names_memo", None)
-    key = ("holding", needles)
-    hit = memo.get(key) if memo is not None else None
+    if memo is None:
+        return answer()
+    hit = memo.get(key)
     if hit is None:
-        hit = tuple(i for i, m in enumerate(unet) if all(n in m.name.flat for n in needles))
-        if memo is not None:
-            memo[key] = hit
+        hit = memo[key] = answer()
     return hit
 
 
@@ -167,7 +165,7 @@ _LTX2_MARKS = ("audio_attn1", "audio_attn2", "audio_ff", "audio_to_video_attn", 
 
 def ltx(unet, hidden):
     """LTX-2 (audio-video) or LTX-Video among transformer_blocks with attn1/attn2."""
-    if any(mark in m.name.flat for m in unet for mark in _LTX2_MARKS):
+    if names_any(unet, "ltx2_audio", lambda n: any(mark in n.flat for mark in _LTX2_MARKS)):
         return "ltx2", None, "transformer_blocks with audio and audio-video attention (LTX-2)"
     variant = {2048: "2B", 4096: "13B"}.get(hidden)
     return "ltxv", variant, f"transformer_blocks with attn1/attn2, hidden {hidden}"

@@ -263,8 +263,6 @@ def _diff_evidence(adapter, counts: dict) -> list:
     return [f"adapter {adapter} by weight mass; also carries {' and '.join(carried)} diff(s) that ComfyUI applies"]
 
 
-
-
 def _zero_dim(layout) -> str | None:
     """Why the file is `bad_shapes` if one of its LoRA tensors has a zero dimension, else None.
     Such a factor holds no values: ComfyUI cannot apply it (alpha / rank, reshapes) and every

@@ -28,6 +28,7 @@ async def get_job(request, ctx):
 async def cancel_job(request, ctx):
     return json_response({"job": ctx.jobs.cancel(int_param(request.match_info["jid"], "id"))})
 
+
 async def previews_queue(request, ctx):
     """The previews job's pending/running/done/failed counts and each LoRA's state."""
     return json_response(PreviewQueue.of(ctx.jobs).snapshot())
