@@ -12,8 +12,10 @@ strengths (the reference for which keys a LoRA patches). Prints ONE JSON documen
 """
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 
@@ -23,6 +25,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 
 def _import_pack():
     link_dir = tempfile.mkdtemp(prefix="lora-atlas-pkg-")
+    atexit.register(shutil.rmtree, link_dir, True)   # the link only; modules stay imported
     os.symlink(REPO, os.path.join(link_dir, "lora_atlas"))
     sys.path.insert(0, link_dir)
     from lora_atlas.cli.plan_cmd import parse_spec
