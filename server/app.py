@@ -23,6 +23,8 @@ from .routes import add_routes
 from .state import LibraryState
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# The application's Context, under a typed key (a plain string key draws aiohttp's NotAppKeyWarning).
+CONTEXT = web.AppKey("lora_atlas", Context)
 WEB_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
 
 
@@ -52,7 +54,7 @@ def make_app(roots, *, state: LibraryState | None = None, auto_scan: bool = True
     if state is None:
         state = LibraryState(roots, auto_scan=auto_scan)
     state.send = send
-    ctx = app["lora_atlas"] = Context(state)
+    ctx = app[CONTEXT] = Context(state)
     routes = web.RouteTableDef()
     add_routes(routes, ctx, policy=None)          # refuse_forged checks every request already
 

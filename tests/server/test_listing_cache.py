@@ -6,7 +6,7 @@ LoRAs, which the panel's first paint cannot afford)."""
 from __future__ import annotations
 
 from lora_atlas.library import operations
-from lora_atlas.server.app import make_app
+from lora_atlas.server.app import CONTEXT, make_app
 
 
 async def test_reads_keep_the_index(aiohttp_client, library_copy):
@@ -14,7 +14,7 @@ async def test_reads_keep_the_index(aiohttp_client, library_copy):
     operations.scan_library(root)
     app = make_app([root], auto_scan=False)
     client = await aiohttp_client(app)
-    state = app["lora_atlas"].state
+    state = app[CONTEXT].state
     assert (await (await client.get("/lora-atlas/loras")).json())["total"] >= 4
     first = state.fresh_index()
     assert first is not None
