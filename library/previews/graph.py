@@ -6,7 +6,7 @@ ComfyUI's own loader nodes (present in 0.3.64 and 0.33.0, names and inputs as /o
 
     sd1, sd2, sdxl (checkpoint)  CheckpointLoaderSimple → LoraLoader → CLIPTextEncode ×2, EmptyLatentImage
                                   → KSampler → VAEDecode → SaveImage
-    the others                   UNETLoader + CLIPLoader / DualCLIPLoader / TripleCLIPLoader + VAELoader
+    the others                   UNETLoader + CLIPLoader / Dual- / Triple- / QuadrupleCLIPLoader + VAELoader
                                   → LoraLoader or LoraLoaderModelOnly [→ ModelSamplingSD3] → CLIPTextEncode ×2
                                   [→ FluxGuidance] → EmptySD3LatentImage, or for the video families
                                   EmptyHunyuanLatentVideo with one frame → KSampler → VAEDecode → SaveImage
@@ -39,6 +39,7 @@ OUTPUTS = {
     "CLIPLoader": ("CLIP",),
     "DualCLIPLoader": ("CLIP",),
     "TripleCLIPLoader": ("CLIP",),
+    "QuadrupleCLIPLoader": ("CLIP",),
     "VAELoader": ("VAE",),
     "LoraLoader": ("MODEL", "CLIP"),
     "LoraLoaderModelOnly": ("MODEL",),
@@ -67,11 +68,12 @@ LATENT_NODE = {"sd1": "EmptyLatentImage", "sd2": "EmptyLatentImage", "sdxl": "Em
                "wan": "EmptyHunyuanLatentVideo", "hunyuan_video": "EmptyHunyuanLatentVideo",
                "z_image": "EmptySD3LatentImage", "lumina2": "EmptySD3LatentImage", "flux2": "EmptyFlux2LatentImage",
                "chroma_radiance": "EmptyChromaRadianceLatentImage", "hunyuan_video15": "EmptyHunyuanVideo15Latent",
-               "kandinsky5": "EmptyHunyuanLatentVideo"}
+               "kandinsky5": "EmptyHunyuanLatentVideo", "hidream": "EmptySD3LatentImage",
+               "krea2": "EmptySD3LatentImage"}
 VIDEO_LATENTS = ("EmptyHunyuanLatentVideo", "EmptyHunyuanVideo15Latent")      # take a `length` (one frame)
 # Families whose model takes the sigma itself as timestep (multiplier 1): ModelSamplingSD3's x1000 would be wrong.
 AURAFLOW_SHIFT = ("z_image", "lumina2", "chroma", "chroma_radiance", "flux2")
-CLIP_LOADER = {1: "CLIPLoader", 2: "DualCLIPLoader", 3: "TripleCLIPLoader"}
+CLIP_LOADER = {1: "CLIPLoader", 2: "DualCLIPLoader", 3: "TripleCLIPLoader", 4: "QuadrupleCLIPLoader"}
 SEED_BITS = 48             # fits a JavaScript number and ComfyUI's 64-bit seed
 MAX_PREFIX = 200
 
@@ -233,8 +235,8 @@ def structure_problems(prompt: dict) -> list:
     return out
 
 
-MODEL_INPUTS = {"ckpt_name", "unet_name", "clip_name", "clip_name1", "clip_name2", "clip_name3", "vae_name",
-                "lora_name"}
+MODEL_INPUTS = {"ckpt_name", "unet_name", "clip_name", "clip_name1", "clip_name2", "clip_name3", "clip_name4",
+                "vae_name", "lora_name"}
 
 
 def object_info_problems(prompt: dict, object_info: dict, *, check_models: bool = False) -> list:

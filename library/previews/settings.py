@@ -33,17 +33,19 @@ from ..errors import InvalidDocument
 from ..index_files import PREVIEW_CONFIG_NAME, JsonUnreadable, read_json
 
 FAMILIES = ("sd1", "sd2", "sdxl", "sd3", "flux", "chroma", "wan", "hunyuan_video", "qwen_image",
-            "z_image", "lumina2", "flux2", "chroma_radiance", "hunyuan_video15", "kandinsky5")
+            "z_image", "lumina2", "flux2", "chroma_radiance", "hunyuan_video15", "kandinsky5", "hidream", "krea2")
 SD_STYLE = ("sd1", "sd2", "sdxl")                      # one checkpoint holds model, text encoder and VAE
 VIDEO_FAMILIES = ("wan", "hunyuan_video", "hunyuan_video15", "kandinsky5")     # rendered as one frame
 
-# Text-encoder loader `type` per family and number of encoders (CLIPLoader, DualCLIPLoader, TripleCLIPLoader).
+# Text-encoder loader `type` per family and number of encoders (CLIPLoader, DualCLIPLoader, TripleCLIPLoader,
+# QuadrupleCLIPLoader; None: the loader has no `type`).
 CLIP_TYPES = {
     "sd1": {1: "stable_diffusion"}, "sd2": {1: "stable_diffusion"}, "sdxl": {2: "sdxl"},
     "sd3": {1: "sd3", 2: "sd3", 3: None}, "flux": {2: "flux"}, "chroma": {1: "chroma"}, "wan": {1: "wan"},
     "hunyuan_video": {2: "hunyuan_video"}, "qwen_image": {1: "qwen_image"},
     "z_image": {1: "lumina2"}, "lumina2": {1: "lumina2"}, "flux2": {1: "flux2"}, "chroma_radiance": {1: "chroma"},
     "hunyuan_video15": {2: "hunyuan_video_15"}, "kandinsky5": {2: "kandinsky5"},
+    "hidream": {4: None}, "krea2": {1: "krea2"},
 }
 
 # Lumina 2 was trained with a system prompt before the user's (ComfyUI's CLIPTextEncodeLumina2 "superior").
@@ -124,6 +126,16 @@ TEMPLATE_DEFAULTS = {
     "kandinsky5": _sep("kandinsky5lite_t2v_sft_5s.safetensors", ["qwen_2.5_vl_7b_fp8_scaled.safetensors", "clip_l.safetensors"],
                        "hunyuan_video_vae_bf16.safetensors", "euler", "simple", 50, 5.0, (768, 512), shift=10.0,
                        lora_text_encoder=False),
+    # HiDream-I1 Dev as ComfyUI's HiDream example runs it (Full: uni_pc/simple, 50 steps, cfg 5, shift 3);
+    # its four encoders in QuadrupleCLIPLoader's order: long CLIP-L, long CLIP-G, T5-XXL, Llama 3.1 8B.
+    "hidream": _sep("hidream_i1_dev_bf16.safetensors",
+                    ["clip_l_hidream.safetensors", "clip_g_hidream.safetensors", "t5xxl_fp8_e4m3fn_scaled.safetensors",
+                     "llama_3.1_8b_instruct_fp8_scaled.safetensors"], "ae.safetensors",
+                    "lcm", "normal", 28, 1.0, (1024, 1024), shift=6.0, lora_text_encoder=False),
+    # Krea 2 Turbo (8 steps, no guidance; LoRAs trained on Base apply to it): Qwen3-VL-4B as its own CLIP
+    # type, the Qwen-Image VAE, and the model's own fixed shift (ComfyUI's default for it, so no shift node).
+    "krea2": _sep("krea2_turbo_bf16.safetensors", ["qwen3_vl_4b_bf16.safetensors"], "qwen_image_vae.safetensors",
+                  "euler", "simple", 8, 1.0, (1024, 1024), lora_text_encoder=False),
 }
 # `scheduler` "flux2": Flux.2's resolution-dependent schedule (Flux2Scheduler + SamplerCustomAdvanced).
 FLUX2_SCHEDULER = "flux2"

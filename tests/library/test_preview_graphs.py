@@ -141,6 +141,24 @@ def test_flux2_samples_with_its_resolution_schedule_or_a_ksampler_when_asked():
     assert "templates.flux.scheduler" in err.value.problems[0]
 
 
+def test_hidream_loads_four_encoders_in_order_and_krea2_keeps_its_own_shift():
+    g = _build("hidream")
+    encoders = settings.TEMPLATE_DEFAULTS["hidream"]["text_encoders"]
+    assert _one(g, "QuadrupleCLIPLoader")["inputs"] == {f"clip_name{i + 1}": n for i, n in enumerate(encoders)}
+    assert encoders[0].startswith("clip_l") and encoders[3].startswith("llama")      # the loader's recipe order
+    assert _one(g, "ModelSamplingSD3")["inputs"]["shift"] == 6.0 and not _by_class(g, "ModelSamplingAuraFlow")
+    assert _one(g, "EmptySD3LatentImage")["inputs"] == {"width": 1024, "height": 1024, "batch_size": 1}
+    k = _build("krea2")
+    assert _one(k, "CLIPLoader")["inputs"] == {"clip_name": "qwen3_vl_4b_bf16.safetensors", "type": "krea2"}
+    assert _one(k, "VAELoader")["inputs"] == {"vae_name": "qwen_image_vae.safetensors"}
+    assert not _by_class(k, "ModelSamplingSD3") and not _by_class(k, "ModelSamplingAuraFlow")
+    assert (_one(k, "KSampler")["inputs"]["steps"], _one(k, "KSampler")["inputs"]["cfg"]) == (8, 1.0)
+    with pytest.raises(InvalidDocument) as err:                       # three names for four encoders
+        settings.validate({"templates": {"hidream": {"text_encoders": encoders[:3]}}})
+    assert err.value.problems == [f"{settings.PREVIEW_CONFIG_NAME}: templates.hidream.text_encoders: "
+                                  "hidream takes 4 text encoder(s), not 3"]
+
+
 def test_a_missing_model_of_a_new_family_names_its_template_key():
     from lora_atlas.library.previews import render
     t = settings.resolved(settings.validate(None), "hunyuan_video15")
