@@ -348,6 +348,23 @@ def kandinsky5_layers(visual=32, text=2, dim=1792, ff=7168, time_dim=512):
     return layers
 
 
+def anima_layers(depth=28, dim=2048, context=1024, mlp=8192, adaln=256, modulation=False):
+    """Anima (Cosmos-Predict2 2B blocks): self/cross attention, GPT-2 MLP, optionally the adaLN-LoRA
+    modulation pairs; the cross attention reads the LLM adapter's 1024-wide context."""
+    layers = []
+    for n in range(depth):
+        p = f"blocks.{n}"
+        layers += [(f"{p}.self_attn.{x}", dim, dim, 1) for x in ("q_proj", "k_proj", "v_proj", "output_proj")]
+        layers += [(f"{p}.cross_attn.q_proj", dim, dim, 1), (f"{p}.cross_attn.k_proj", dim, context, 1),
+                   (f"{p}.cross_attn.v_proj", dim, context, 1), (f"{p}.cross_attn.output_proj", dim, dim, 1),
+                   (f"{p}.mlp.layer1", mlp, dim, 1), (f"{p}.mlp.layer2", dim, mlp, 1)]
+        if modulation:
+            for what in ("self_attn", "cross_attn", "mlp"):
+                layers += [(f"{p}.adaln_modulation_{what}.1", adaln, dim, 1),
+                           (f"{p}.adaln_modulation_{what}.2", 3 * dim, adaln, 1)]
+    return layers
+
+
 def krea2_layers(depth=28, features=6144, kv=1536, mlp=16384):
     """Krea 2 in the diffusers names ComfyUI maps (transformer_blocks.N.attn.to_gate, ff.gate/up/down)."""
     layers = []

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import safetensors_writer
 from .adapter_tensors import ADAPTERS, NAMING, xlabs_tensors
-from .model_layers import (chroma_radiance_layers, clip_layers, flux2_diffusers_layers, flux2_layers, flux_diffusers_layers, flux_layers,
+from .model_layers import (anima_layers, chroma_radiance_layers, clip_layers, flux2_diffusers_layers, flux2_layers, flux_diffusers_layers, flux_layers,
                            hunyuan_video15_layers, hunyuan_video_layers, kandinsky5_layers, krea2_layers, ltx2_layers,
                            lumina2_layers, llm_te_layers, qwen_image_layers, sd3_layers, sd_unet_layers,
                            sdxl_diffusers_layers, sdxl_unet_layers, t5_layers, wan_layers, z_image_layers)
@@ -184,6 +184,11 @@ FIXTURES.update({
                                {"modelspec.architecture": "qwen-image-edit/lora"}),
     "kandinsky5": Fixture("Kandinsky 5 video lite LoRA", [Part(kandinsky5_layers(), "transformer", options={"suffix": "peft"})], alpha=None),
     "krea2": Fixture("Krea 2 LoRA (diffusers names)", [Part(krea2_layers(), "transformer", options={"suffix": "peft"})], alpha=None),
+    # Anima: sd-scripts (kohya names, with its Qwen3 0.6B text encoder) and diffusion-pipe (ComfyUI names, PEFT)
+    "anima": Fixture("Anima kohya LoRA with Qwen3 0.6B text encoder", [Part(anima_layers(), "kohya_unet"),
+                                                                      Part(llm_te_layers(4, 1024, 2048, 1024), "kohya_te")]),
+    "anima_peft": Fixture("Anima diffusion-pipe LoRA (ComfyUI names) with adaLN modulations",
+                          [Part(anima_layers(modulation=True), "comfy", options={"suffix": "peft"})], alpha=None),
 })
 
 

@@ -17,7 +17,7 @@ ARCHITECTURES = (
     "sd1", "sd2", "sdxl", "sd3", "flux", "chroma", "wan", "hunyuan_video", "qwen_image",
     "hidream", "lumina2", "ltxv",
     # families ComfyUI 0.33.0 loads (engine.dit_families)
-    "flux2", "chroma_radiance", "z_image", "hunyuan_video15", "ltx2", "kandinsky5", "krea2",
+    "flux2", "chroma_radiance", "z_image", "hunyuan_video15", "ltx2", "kandinsky5", "krea2", "anima",
     "unknown",
 )
 # Architectures whose LoRAs share key names and shapes with another one's (the family root):
@@ -73,6 +73,7 @@ _MODELSPEC = (
     ("kandinsky-5", "kandinsky5", None),
     ("krea-2", "krea2", None),
     ("krea2", "krea2", None),
+    ("anima", "anima", None),
 )
 
 # ss_base_model_version -> (architecture, variant)
@@ -114,6 +115,7 @@ _SS_BASE = (
     ("kandinsky5", "kandinsky5", None),
     ("kandinsky_5", "kandinsky5", None),
     ("krea2", "krea2", None),
+    ("anima", "anima", None),
 )
 
 
@@ -154,6 +156,8 @@ def from_keys(layout):
         return dit_families.kandinsky5(unet)
     if route == "krea2":
         return dit_families.krea2(unet)
+    if route == "anima":
+        return dit_families.anima(unet)
     if route == "wan":
         return _wan(unet, indices)
     if route == "transformer_blocks":
@@ -198,6 +202,8 @@ def _family_route(layout, unet) -> tuple:
         route = "kandinsky5"
     elif dit_families.krea2_names(flats, indices):
         route = "krea2"
+    elif dit_families.anima_names(flats, indices):
+        route = "anima"
     elif "blocks" in indices and any("self_attn" in f or "cross_attn" in f or "_ffn_" in f for f in flats):
         route = "wan"
     elif "transformer_blocks" in indices or "single_transformer_blocks" in indices:

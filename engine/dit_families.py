@@ -1,6 +1,6 @@
 """Key and shape signals of the diffusion transformers ComfyUI 0.33.0 loads LoRAs for, beyond
 the 0.3.64 set: Flux.2 (dev, Klein 4B/9B), Chroma Radiance, HunyuanVideo 1.5, Z-Image (on the
-Lumina 2 class), LTX-2, Kandinsky 5 and Krea 2.
+Lumina 2 class), LTX-2, Kandinsky 5, Krea 2 and Anima.
 
 Names and widths come from ComfyUI 0.33.0's model classes (comfy/ldm/*, checked by
 tests/integration/test_comfyui_keymap.py on meta-device skeletons). Each detector returns
@@ -204,6 +204,31 @@ def krea2(unet):
     """Krea 2 (its names told by krea2_names), with its attention width as evidence."""
     width = first_in_dim(unet, "attn_wq") or first_in_dim(unet, "attn_to_q")
     return "krea2", None, f"Krea 2 blocks (gated attention, SwiGLU gate/up/down), width {width}"
+
+
+# Anima (a Cosmos-Predict2 2B DiT with an LLM adapter): blocks.N.self_attn/cross_attn with
+# q_proj/k_proj/v_proj/output_proj, mlp.layer1/layer2 and adaLN-LoRA modulations (WAN's blocks say
+# self_attn.q/k/v/o and ffn.0/2). ComfyUI maps them through its generic names.
+_ANIMA_BLOCK = ("self_attn_q_proj", "self_attn_k_proj", "self_attn_v_proj", "self_attn_output_proj",
+                "cross_attn_q_proj", "cross_attn_k_proj", "cross_attn_v_proj", "cross_attn_output_proj",
+                "mlp_layer1", "mlp_layer2")
+_ANIMA_WIDTH = {2048: "2B", 5120: "14B"}
+
+
+def anima_names(flats, indices) -> bool:
+    """Whether the diffusion-model module names are Anima's (Cosmos-Predict2 blocks or its LLM adapter)."""
+    blocks = "blocks" in indices and any(f.startswith("blocks_") and (f.endswith(_ANIMA_BLOCK) or "_adaln_modulation_" in f)
+                                         for f in flats)
+    return blocks or any(f.startswith("llm_adapter_") for f in flats)
+
+
+def anima(unet):
+    """Anima, the variant by model width (Cosmos-Predict2 2B's 2048; 14B's 5120 has the same names)."""
+    width = first_in_dim(unet, "self_attn_q_proj") or first_in_dim(unet, "mlp_layer1") \
+        or first_in_dim(unet, "cross_attn_q_proj")
+    adapter = names_any(unet, "anima_llm_adapter", lambda n: n.flat.startswith("llm_adapter_"))
+    return "anima", _ANIMA_WIDTH.get(width), (f"Cosmos-Predict2 blocks (self_attn/cross_attn q_proj..output_proj, "
+                                               f"mlp.layer1/2), width {width}" + (", LLM adapter" if adapter else ""))
 
 
 _LOOK_ALIKE = {

@@ -249,7 +249,7 @@ READERS = {"metadata.json": _lora_manager, "json": _a1111, "rgthree-info.json": 
 
 # Civitai's and A1111's base-model names -> (architecture, descendant hint), most specific first.
 _BASES = (("noob", "sdxl", "noobai"), ("illustrious", "sdxl", "illustrious"), ("pony", "sdxl", "pony"),
-          ("animagine", "sdxl", "animagine"), ("sdxl", "sdxl", None), ("sd 1", "sd1", None), ("sd1", "sd1", None),
+          ("animagine", "sdxl", "animagine"), ("anima", "anima", None), ("sdxl", "sdxl", None), ("sd 1", "sd1", None), ("sd1", "sd1", None),
           ("sd 2", "sd2", None), ("sd2", "sd2", None), ("sd 3", "sd3", None), ("sd3", "sd3", None),
           ("flux.2", "flux2", None), ("flux 2", "flux2", None), ("chroma radiance", "chroma_radiance", None),
           ("zimage", "z_image", None), ("z-image", "z_image", None), ("z image", "z_image", None),

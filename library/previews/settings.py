@@ -33,7 +33,8 @@ from ..errors import InvalidDocument
 from ..index_files import PREVIEW_CONFIG_NAME, JsonUnreadable, read_json
 
 FAMILIES = ("sd1", "sd2", "sdxl", "sd3", "flux", "chroma", "wan", "hunyuan_video", "qwen_image",
-            "z_image", "lumina2", "flux2", "chroma_radiance", "hunyuan_video15", "kandinsky5", "hidream", "krea2")
+            "z_image", "lumina2", "flux2", "chroma_radiance", "hunyuan_video15", "kandinsky5", "hidream", "krea2",
+            "anima")
 SD_STYLE = ("sd1", "sd2", "sdxl")                      # one checkpoint holds model, text encoder and VAE
 VIDEO_FAMILIES = ("wan", "hunyuan_video", "hunyuan_video15", "kandinsky5")     # rendered as one frame
 
@@ -45,7 +46,7 @@ CLIP_TYPES = {
     "hunyuan_video": {2: "hunyuan_video"}, "qwen_image": {1: "qwen_image"},
     "z_image": {1: "lumina2"}, "lumina2": {1: "lumina2"}, "flux2": {1: "flux2"}, "chroma_radiance": {1: "chroma"},
     "hunyuan_video15": {2: "hunyuan_video_15"}, "kandinsky5": {2: "kandinsky5"},
-    "hidream": {4: None}, "krea2": {1: "krea2"},
+    "hidream": {4: None}, "krea2": {1: "krea2"}, "anima": {1: "stable_diffusion"},
 }
 
 # Lumina 2 was trained with a system prompt before the user's (ComfyUI's CLIPTextEncodeLumina2 "superior").
@@ -136,6 +137,10 @@ TEMPLATE_DEFAULTS = {
     # type, the Qwen-Image VAE, and the model's own fixed shift (ComfyUI's default for it, so no shift node).
     "krea2": _sep("krea2_turbo_bf16.safetensors", ["qwen3_vl_4b_bf16.safetensors"], "qwen_image_vae.safetensors",
                   "euler", "simple", 8, 1.0, (1024, 1024), lora_text_encoder=False),
+    # Anima as ComfyUI 0.33.0's "Text to Image (Anima)" blueprint runs it (its Qwen3 0.6B encoder is
+    # found by the file's shapes, so the loader's type is the plain one).
+    "anima": _sep("anima-base-v1.0.safetensors", ["qwen_3_06b_base.safetensors"], "qwen_image_vae.safetensors",
+                  "er_sde", "simple", 30, 4.0, (1024, 1024)),
 }
 # `scheduler` "flux2": Flux.2's resolution-dependent schedule (Flux2Scheduler + SamplerCustomAdvanced).
 FLUX2_SCHEDULER = "flux2"

@@ -39,6 +39,8 @@ EXPECTED = {
     "qwen_image_edit": ("qwen_image", "edit", ["qwen25_7b"], ["BASE"]),
     "kandinsky5": ("kandinsky5", "lite", [], ["BASE"]),
     "krea2": ("krea2", None, [], ["BASE"]),
+    "anima": ("anima", "2B", ["qwen3_06b"], ["BASE"]),
+    "anima_peft": ("anima", "2B", [], ["BASE"]),
 }
 
 
@@ -52,7 +54,7 @@ def test_new_family_inspection(lora_files, name):
     assert arch in ARCHITECTURES
     assert not any("does not map" in w for w in r.warnings), r.warnings
     inspire_note = any("no block layout" in w for w in r.warnings)
-    assert inspire_note == (arch in ("z_image", "ltx2", "kandinsky5", "krea2"))
+    assert inspire_note == (arch in ("z_image", "ltx2", "kandinsky5", "krea2", "anima"))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -153,6 +155,8 @@ def test_quarantine_allow_lists_take_the_new_families(lora_files):
     ({"modelspec.architecture": "ltx-2/lora"}, ("ltx2", None)),
     ({"ss_base_model_version": "kandinsky5_lite"}, ("kandinsky5", None)),
     ({"modelspec.architecture": "krea-2/lora"}, ("krea2", None)),
+    ({"modelspec.architecture": "anima-preview/lora"}, ("anima", None)),
+    ({"ss_base_model_version": "anima"}, ("anima", None)),
 ])
 def test_metadata_names_the_new_families(meta, expected):
     arch, variant, evidence = from_metadata(meta)

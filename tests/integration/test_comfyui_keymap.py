@@ -44,6 +44,7 @@ BY_ARCH = {
     "ltx2": ["ltx2"],
     "kandinsky5": ["kandinsky5"],
     "krea2": ["krea2"],
+    "anima": ["anima", "anima_peft"],
 }
 # The 14B experts of WAN 2.2 are WAN 2.1 14B's class and shapes.
 BY_ARCH["wan"] = BY_ARCH["wan"] + ["wan22_high", "wan22_low"]

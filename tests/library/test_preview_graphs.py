@@ -159,6 +159,14 @@ def test_hidream_loads_four_encoders_in_order_and_krea2_keeps_its_own_shift():
                                   "hidream takes 4 text encoder(s), not 3"]
 
 
+def test_anima_follows_comfyuis_blueprint_and_its_lora_patches_the_text_encoder_too():
+    g = _build("anima")
+    assert _one(g, "CLIPLoader")["inputs"] == {"clip_name": "qwen_3_06b_base.safetensors", "type": "stable_diffusion"}
+    assert _one(g, "LoraLoader")["inputs"]["strength_clip"] == 0.75         # sd-scripts trains its Qwen3 too
+    assert (_one(g, "KSampler")["inputs"]["sampler_name"], _one(g, "KSampler")["inputs"]["steps"]) == ("er_sde", 30)
+    assert _one(g, "EmptyLatentImage")["inputs"] == {"width": 1024, "height": 1024, "batch_size": 1}
+
+
 def test_a_missing_model_of_a_new_family_names_its_template_key():
     from lora_atlas.library.previews import render
     t = settings.resolved(settings.validate(None), "hunyuan_video15")
