@@ -165,17 +165,20 @@ def flux_diffusers_layers(doubles=range(19), singles=range(38)):
     return layers
 
 
-def hunyuan_video_layers():
-    """HunyuanVideo in Tencent names (diffusion-pipe): 20 double + 40 single blocks."""
+def hunyuan_video_layers(h=3072, tencent=True):
+    """HunyuanVideo in Tencent names (diffusion-pipe): 20 double + 40 single blocks. `h` 3584 is
+    HunyuanImage 2.1 (same blocks); `tencent=False` gives ComfyUI's names for the same layers."""
+    qkv, proj, fc1, fc2, mod, single_mod = ("_attn_qkv", "_attn_proj", "_mlp.fc1", "_mlp.fc2", "_mod.linear", "modulation.linear") \
+        if tencent else ("_attn.qkv", "_attn.proj", "_mlp.0", "_mlp.2", "_mod.lin", "modulation.lin")
     layers = []
     for n in range(20):
         for s in ("img", "txt"):
-            layers += [(f"double_blocks.{n}.{s}_attn_qkv", 9216, 3072, 1), (f"double_blocks.{n}.{s}_attn_proj", 3072, 3072, 1),
-                       (f"double_blocks.{n}.{s}_mlp.fc1", 12288, 3072, 1), (f"double_blocks.{n}.{s}_mlp.fc2", 3072, 12288, 1),
-                       (f"double_blocks.{n}.{s}_mod.linear", 18432, 3072, 1)]
+            layers += [(f"double_blocks.{n}.{s}{qkv}", 3 * h, h, 1), (f"double_blocks.{n}.{s}{proj}", h, h, 1),
+                       (f"double_blocks.{n}.{s}{fc1}", 4 * h, h, 1), (f"double_blocks.{n}.{s}{fc2}", h, 4 * h, 1),
+                       (f"double_blocks.{n}.{s}{mod}", 6 * h, h, 1)]
     for n in range(40):
-        layers += [(f"single_blocks.{n}.linear1", 21504, 3072, 1), (f"single_blocks.{n}.linear2", 3072, 15360, 1),
-                   (f"single_blocks.{n}.modulation.linear", 9216, 3072, 1)]
+        layers += [(f"single_blocks.{n}.linear1", 7 * h, h, 1), (f"single_blocks.{n}.linear2", h, 5 * h, 1),
+                   (f"single_blocks.{n}.{single_mod}", 3 * h, h, 1)]
     return layers
 
 

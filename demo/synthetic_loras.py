@@ -187,6 +187,11 @@ FIXTURES.update({
     # Anima: sd-scripts (kohya names, with its Qwen3 0.6B text encoder) and diffusion-pipe (ComfyUI names, PEFT)
     "anima": Fixture("Anima kohya LoRA with Qwen3 0.6B text encoder", [Part(anima_layers(), "kohya_unet"),
                                                                       Part(llm_te_layers(4, 1024, 2048, 1024), "kohya_te")]),
+    # HunyuanImage 2.1 (HunyuanVideo's blocks at width 3584): musubi-tuner's kohya names, and
+    # diffusion-pipe's Tencent names, which ComfyUI maps for its HunyuanVideo class only
+    "hunyuan_image": Fixture("HunyuanImage 2.1 kohya LoRA", [Part(hunyuan_video_layers(3584, tencent=False), "kohya_unet")]),
+    "hunyuan_image_tencent": Fixture("HunyuanImage 2.1 diffusion-pipe LoRA (Tencent names)",
+                                     [Part(hunyuan_video_layers(3584), "transformer", options={"suffix": "peft"})], alpha=None),
     "anima_peft": Fixture("Anima diffusion-pipe LoRA (ComfyUI names) with adaLN modulations",
                           [Part(anima_layers(modulation=True), "comfy", options={"suffix": "peft"})], alpha=None),
 })

@@ -18,6 +18,7 @@ ARCHITECTURES = (
     "hidream", "lumina2", "ltxv",
     # families ComfyUI 0.33.0 loads (engine.dit_families)
     "flux2", "chroma_radiance", "z_image", "hunyuan_video15", "ltx2", "kandinsky5", "krea2", "anima",
+    "hunyuan_image",
     "unknown",
 )
 # Architectures whose LoRAs share key names and shapes with another one's (the family root):
@@ -62,6 +63,7 @@ _MODELSPEC = (
     ("wan-2.1", "wan", "2.1"),
     ("wan", "wan", None),
     ("hunyuan-video-1.5", "hunyuan_video15", None),
+    ("hunyuan-image", "hunyuan_image", None),
     ("hunyuan-video", "hunyuan_video", None),
     ("framepack", "hunyuan_video", "framepack"),
     ("qwen-image-edit", "qwen_image", "edit"),
@@ -93,6 +95,7 @@ _SS_BASE = (
     ("5-medium", "sd3", "3.5-medium"),
     ("medium", "sd3", "medium"),
     ("hunyuan_video_1_5", "hunyuan_video15", None),
+    ("hunyuan_image", "hunyuan_image", None),
     ("hunyuan_video", "hunyuan_video", None),
     ("framepack", "hunyuan_video", "framepack"),
     ("wan2.2", "wan", "2.2"),
@@ -243,6 +246,9 @@ def _dit_family(unet, indices):
     tencent = dit_families.names_any(unet, "tencent", _tencent_name)
     if tencent or (doubles and max(doubles) >= 19) or (singles and max(singles) >= 38):
         why = "Tencent layer names" if tencent else f"double_blocks up to {max(doubles, default=-1)}, single_blocks up to {max(singles, default=-1)}"
+        hidden = first_in_dim(unet, "double_blocks", "attn_qkv") or first_in_dim(unet, "single_blocks", "linear1")
+        if hidden == dit_families.HUNYUAN_IMAGE_WIDTH:    # HunyuanImage 2.1: HunyuanVideo's blocks, wider
+            return "hunyuan_image", _coverage(doubles, singles, 20, 40), f"double/single blocks with {why}, hidden {hidden}"
         return "hunyuan_video", _coverage(doubles, singles, 20, 40), f"double/single blocks with {why}"
     arch = "chroma" if dit_families.names_any(unet, "chroma_guidance", lambda n: "distilled_guidance_layer" in n.flat) else "flux"
     return arch, _coverage(doubles, singles, 19, 38), f"double_blocks/single_blocks ({len(doubles)} double, {len(singles)} single)"

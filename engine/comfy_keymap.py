@@ -8,7 +8,7 @@ here "would not load" (ComfyUI logs `lora key not loaded`) and takes no Inspire 
 
 from __future__ import annotations
 
-from .dit_families import FLUX2_GLOBAL_MOD
+from .dit_families import FLUX2_GLOBAL_MOD, tencent_spelling
 from .taxonomy import UNET_FAMILY
 
 # A parameter that is not a `.weight` (an RMSNorm `scale`) is mapped only by its full
@@ -18,7 +18,7 @@ from .taxonomy import UNET_FAMILY
 # extraction writes) does.
 _NON_WEIGHT = ("_scale", ".scale")
 RMSNORM_AS_WEIGHT = frozenset(
-    {"flux", "flux2", "chroma", "chroma_radiance", "hunyuan_video", "hunyuan_video15"})
+    {"flux", "flux2", "chroma", "chroma_radiance", "hunyuan_video", "hunyuan_video15", "hunyuan_image"})
 _ATTN_PROJ = ("_to_q", "_to_k", "_to_v", "_to_out_0", "_to_out")
 
 
@@ -27,7 +27,7 @@ _ATTN_PROJ = ("_to_q", "_to_k", "_to_v", "_to_out_0", "_to_out")
 # no CLIP or T5 name (`lora_te_text_model_...`, `lora_te1_`, `text_encoder.`) at all. Families with
 # an LLM beside another encoder get no kohya text-encoder names: only ComfyUI's `text_encoders.`.
 LLM_TEXT_ENCODER = frozenset({"flux2", "z_image", "lumina2", "qwen_image", "krea2", "anima"})
-NO_KOHYA_TEXT_ENCODER = frozenset({"hunyuan_video15", "ltx2"})
+NO_KOHYA_TEXT_ENCODER = frozenset({"hunyuan_video15", "ltx2", "hunyuan_image"})
 _LLM_PATHS = ("layers_", "embed_tokens", "norm")
 
 
@@ -72,8 +72,10 @@ def unmapped_by_comfyui(layout, architecture: str) -> list:
         elif architecture == "flux2" and name.scheme in ("diffusers", "lycoris", "onetrainer") \
                 and name.flat.startswith(FLUX2_GLOBAL_MOD):
             out.append(m)  # flux_to_diffusers has no name for Flux.2's shared modulation layers
-        elif architecture == "wan" and name.scheme in ("diffusers", "peft"):
-            out.append(m)  # WAN maps only `diffusion_model.<path>` and `lora_unet_<path>`
+        elif architecture in ("wan", "hunyuan_image") and name.scheme in ("diffusers", "peft"):
+            out.append(m)  # WAN and HunyuanImage map only `diffusion_model.<path>` and `lora_unet_<path>`
+        elif architecture == "hunyuan_image" and tencent_spelling(name):
+            out.append(m)  # ... in ComfyUI's spelling of the layers (see dit_families.HUNYUAN_IMAGE_WIDTH)
         elif m.adapter in ("norm", "bias") and name.raw.endswith(_NON_WEIGHT) and \
                 (name.scheme != "comfy" or architecture in RMSNORM_AS_WEIGHT):
             out.append(m)

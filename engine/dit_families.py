@@ -64,6 +64,20 @@ def _flux2_variant(hidden, gated):
     return _FLUX2_WIDTH.get(hidden) or ("klein-4b" if hidden == 3072 and gated else None)
 
 
+# HunyuanImage 2.1 is HunyuanVideo's model class at hidden 3584 (HunyuanVideo: 3072). ComfyUI maps
+# its LoRAs by the generic names only: `diffusion_model.<path>` / `lora_unet_<path>` in ComfyUI's own
+# spelling, so diffusion-pipe's Tencent spelling (img_mlp.fc1, img_mod.linear, img_attn_qkv as one
+# module) and `transformer.` names, which ComfyUI renames for HunyuanVideo only, do not load.
+HUNYUAN_IMAGE_WIDTH = 3584
+_TENCENT_FLAT = ("_mlp_fc1", "_mlp_fc2", "_mod_linear", "modulation_linear")
+_TENCENT_RAW = (".img_attn_qkv", ".txt_attn_qkv", ".img_attn_proj", ".txt_attn_proj")
+
+
+def tencent_spelling(name) -> bool:
+    """Whether a module name (keys.ModuleName) is spelled as Tencent's HunyuanVideo code spells it."""
+    return name.flat.endswith(_TENCENT_FLAT) or name.raw.endswith(_TENCENT_RAW)
+
+
 _NERF_HEAD = ("nerf_blocks_", "nerf_final_layer", "nerf_image_embedder", "img_in_patch")
 
 

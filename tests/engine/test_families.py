@@ -41,6 +41,7 @@ EXPECTED = {
     "krea2": ("krea2", None, [], ["BASE"]),
     "anima": ("anima", "2B", ["qwen3_06b"], ["BASE"]),
     "anima_peft": ("anima", "2B", [], ["BASE"]),
+    "hunyuan_image": ("hunyuan_image", "full", [], _dit(20, 40)),
 }
 
 
@@ -100,6 +101,8 @@ def test_mixed_bases_warn(tmp_path, first, second, first_meta, warning):
     ("wan_lora", "wan22_5b", "WAN LoRAs for different model sizes (14B, 5B)"),
     ("z_image", "lumina2", "second.safetensors is lumina2, but the stack is z_image"),
     ("hunyuan_video", "hunyuan_video15", "second.safetensors is hunyuan_video15, but the stack is hunyuan_video"),
+    ("hunyuan_video", "hunyuan_image", "second.safetensors is hunyuan_image, but the stack is hunyuan_video"),
+    ("wan_lora", "anima", "second.safetensors is anima, but the stack is wan"),
 ])
 def test_mixed_bases_refused(tmp_path, first, second, problem):
     with pytest.raises(PlanError) as err:
@@ -157,7 +160,18 @@ def test_quarantine_allow_lists_take_the_new_families(lora_files):
     ({"modelspec.architecture": "krea-2/lora"}, ("krea2", None)),
     ({"modelspec.architecture": "anima-preview/lora"}, ("anima", None)),
     ({"ss_base_model_version": "anima"}, ("anima", None)),
+    ({"modelspec.architecture": "hunyuan-image-2.1/lora"}, ("hunyuan_image", None)),
 ])
 def test_metadata_names_the_new_families(meta, expected):
     arch, variant, evidence = from_metadata(meta)
     assert (arch, variant) == expected and evidence
+
+
+def test_hunyuan_image_in_tencent_names_is_reported_as_not_loading(lora_files):
+    """ComfyUI maps HunyuanImage 2.1 LoRAs by its generic names only: diffusion-pipe's Tencent
+    spelling under `transformer.` (renamed for HunyuanVideo) loads nothing there."""
+    r = inspect_file(lora_files("hunyuan_image_tencent"))
+    assert (r.architecture, r.blocks) == ("hunyuan_image", ["BASE"])
+    assert any(w.startswith("320 of 320 module(s) use names ComfyUI does not map") for w in r.warnings), r.warnings
+    video = inspect_file(lora_files("hunyuan_video"))             # the same names load on HunyuanVideo
+    assert video.architecture == "hunyuan_video" and len(video.blocks) == 61 and not video.warnings

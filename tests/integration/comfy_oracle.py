@@ -10,7 +10,7 @@ interpreter of an environment that has ComfyUI's dependencies installed (the
 
 ARCH: sd1 sd2 sdxl sd3 flux chroma wan wan13 hunyuan_video qwen_image, and (ComfyUI
 0.33.0 classes) flux2 flux2_klein4b flux2_klein9b wan22_5b z_image lumina2 chroma_radiance
-hunyuan_video15 ltx2 kandinsky5 krea2 anima
+hunyuan_video15 ltx2 kandinsky5 krea2 anima hunyuan_image
 
 What it does (one architecture per process):
 
@@ -51,7 +51,8 @@ import time
 
 ARCHS = ("sd1", "sd2", "sdxl", "sd3", "flux", "chroma", "wan", "wan13",
          "hunyuan_video", "qwen_image", "flux2", "flux2_klein4b", "flux2_klein9b", "wan22_5b",
-         "z_image", "lumina2", "chroma_radiance", "hunyuan_video15", "ltx2", "kandinsky5", "krea2", "anima")
+         "z_image", "lumina2", "chroma_radiance", "hunyuan_video15", "ltx2", "kandinsky5", "krea2", "anima",
+         "hunyuan_image")
 
 # unet configs in the form comfy.model_detection.detect_unet_config (0.3.64) returns
 # them for the reference checkpoints (they are fed back through detection on
@@ -146,6 +147,9 @@ _UNET_KANDINSKY5 = {"image_model": "kandinsky5", "model_dim": 1792, "axes_dims":
                     "ff_dim": 7168, "visual_embed_dim": 132, "num_text_blocks": 2, "num_visual_blocks": 32}
 _UNET_KREA2 = {"image_model": "krea2", "features": 6144, "channels": 16, "patch": 2, "layers": 28, "heads": 48,
                "kvheads": 12, "txtlayers": 12, "txtdim": 2560}
+_UNET_HUNYUAN_IMAGE = dict(_UNET_HUNYUAN_VIDEO, in_channels=64, patch_size=[1, 1], out_channels=64, vec_in_dim=None,
+                           axes_dim=[64, 64], context_in_dim=3584, hidden_size=3584, num_heads=28, byt5=True,
+                           guidance_embed=False, use_cond_type_embedding=False, vision_in_dim=None, meanflow_sum=False)
 # Anima 2B as detect_unet_config reads a Cosmos-Predict2 checkpoint that has an LLM adapter.
 _UNET_ANIMA = {"image_model": "anima", "max_img_h": 240, "max_img_w": 240, "max_frames": 128, "in_channels": 16,
                "out_channels": 16, "patch_spatial": 2, "patch_temporal": 1, "model_channels": 2048,
@@ -179,6 +183,7 @@ UNET_CONFIGS = {
     "ltx2": (_UNET_LTX2, "LTX-2 audio-video (48 blocks, hidden 4096)"),
     "kandinsky5": (_UNET_KANDINSKY5, "Kandinsky 5 video lite (dim 1792, 32 visual blocks)"),
     "krea2": (_UNET_KREA2, "Krea 2 (features 6144, 28 blocks)"),
+    "hunyuan_image": (_UNET_HUNYUAN_IMAGE, "HunyuanImage 2.1 (hidden 3584, 20 double, 40 single)"),
     "anima": (_UNET_ANIMA, "Anima 2B (Cosmos-Predict2 blocks, 28, with the LLM adapter)"),
 }
 

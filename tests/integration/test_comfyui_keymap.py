@@ -45,6 +45,7 @@ BY_ARCH = {
     "kandinsky5": ["kandinsky5"],
     "krea2": ["krea2"],
     "anima": ["anima", "anima_peft"],
+    "hunyuan_image": ["hunyuan_image", "hunyuan_image_tencent"],
 }
 # The 14B experts of WAN 2.2 are WAN 2.1 14B's class and shapes.
 BY_ARCH["wan"] = BY_ARCH["wan"] + ["wan22_high", "wan22_low"]
