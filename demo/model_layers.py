@@ -368,6 +368,17 @@ def anima_layers(depth=28, dim=2048, context=1024, mlp=8192, adaln=256, modulati
     return layers
 
 
+def ernie_image_layers(depth=36, hidden=4096, ffn=12288):
+    """Ernie-Image: layers.N self-attention (to_q/k/v, to_out.0) and gated MLP (gate/up_proj, linear_fc2)."""
+    layers = []
+    for n in range(depth):
+        p = f"layers.{n}"
+        layers += [(f"{p}.self_attention.{x}", hidden, hidden, 1) for x in ("to_q", "to_k", "to_v", "to_out.0")]
+        layers += [(f"{p}.mlp.gate_proj", ffn, hidden, 1), (f"{p}.mlp.up_proj", ffn, hidden, 1),
+                   (f"{p}.mlp.linear_fc2", hidden, ffn, 1)]
+    return layers
+
+
 def krea2_layers(depth=28, features=6144, kv=1536, mlp=16384):
     """Krea 2 in the diffusers names ComfyUI maps (transformer_blocks.N.attn.to_gate, ff.gate/up/down)."""
     layers = []

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import safetensors_writer
 from .adapter_tensors import ADAPTERS, NAMING, xlabs_tensors
-from .model_layers import (anima_layers, chroma_radiance_layers, clip_layers, flux2_diffusers_layers, flux2_layers, flux_diffusers_layers, flux_layers,
+from .model_layers import (anima_layers, chroma_radiance_layers, clip_layers, ernie_image_layers, flux2_diffusers_layers, flux2_layers, flux_diffusers_layers, flux_layers,
                            hunyuan_video15_layers, hunyuan_video_layers, kandinsky5_layers, krea2_layers, ltx2_layers,
                            lumina2_layers, llm_te_layers, qwen_image_layers, sd3_layers, sd_unet_layers,
                            sdxl_diffusers_layers, sdxl_unet_layers, t5_layers, wan_layers, z_image_layers)
@@ -192,6 +192,11 @@ FIXTURES.update({
     "hunyuan_image": Fixture("HunyuanImage 2.1 kohya LoRA", [Part(hunyuan_video_layers(3584, tencent=False), "kohya_unet")]),
     "hunyuan_image_tencent": Fixture("HunyuanImage 2.1 diffusion-pipe LoRA (Tencent names)",
                                      [Part(hunyuan_video_layers(3584), "transformer", options={"suffix": "peft"})], alpha=None),
+    # Ernie-Image: diffusers names (`transformer.`), and kohya names with its Ministral 3 3B text encoder
+    "ernie_image": Fixture("Ernie-Image LoRA (diffusers names)", [Part(ernie_image_layers(), "transformer", options={"suffix": "peft"})],
+                           alpha=None),
+    "ernie_image_kohya": Fixture("Ernie-Image kohya LoRA with Ministral 3 3B text encoder",
+                                 [Part(ernie_image_layers(), "kohya_unet"), Part(llm_te_layers(4, 3072, 4096, 1024), "kohya_te")]),
     "anima_peft": Fixture("Anima diffusion-pipe LoRA (ComfyUI names) with adaLN modulations",
                           [Part(anima_layers(modulation=True), "comfy", options={"suffix": "peft"})], alpha=None),
 })

@@ -18,7 +18,7 @@ ARCHITECTURES = (
     "hidream", "lumina2", "ltxv",
     # families ComfyUI 0.33.0 loads (engine.dit_families)
     "flux2", "chroma_radiance", "z_image", "hunyuan_video15", "ltx2", "kandinsky5", "krea2", "anima",
-    "hunyuan_image",
+    "hunyuan_image", "ernie_image",
     "unknown",
 )
 # Architectures whose LoRAs share key names and shapes with another one's (the family root):
@@ -76,6 +76,7 @@ _MODELSPEC = (
     ("krea-2", "krea2", None),
     ("krea2", "krea2", None),
     ("anima", "anima", None),
+    ("ernie-image", "ernie_image", None),
 )
 
 # ss_base_model_version -> (architecture, variant)
@@ -119,6 +120,7 @@ _SS_BASE = (
     ("kandinsky_5", "kandinsky5", None),
     ("krea2", "krea2", None),
     ("anima", "anima", None),
+    ("ernie_image", "ernie_image", None),
 )
 
 
@@ -161,6 +163,8 @@ def from_keys(layout):
         return dit_families.krea2(unet)
     if route == "anima":
         return dit_families.anima(unet)
+    if route == "ernie_image":
+        return dit_families.ernie_image(unet)
     if route == "wan":
         return _wan(unet, indices)
     if route == "transformer_blocks":
@@ -211,6 +215,8 @@ def _family_route(layout, unet) -> tuple:
         route = "wan"
     elif "transformer_blocks" in indices or "single_transformer_blocks" in indices:
         route = "flux2_diffusers" if dit_families.flux2_diffusers_names(flats) else "transformer_blocks"
+    elif dit_families.ernie_image_names(flats, indices):
+        route = "ernie_image"
     elif "layers" in indices and any("attention" in f for f in flats):
         route = "lumina"
     elif any(f.startswith(_SD_UNET) for f in flats):

@@ -26,7 +26,7 @@ _ATTN_PROJ = ("_to_q", "_to_k", "_to_v", "_to_out_0", "_to_out")
 # `<llm>.transformer.model.<path>`): `model_lora_keys_clip` maps kohya `lora_te_<path>` for it, and
 # no CLIP or T5 name (`lora_te_text_model_...`, `lora_te1_`, `text_encoder.`) at all. Families with
 # an LLM beside another encoder get no kohya text-encoder names: only ComfyUI's `text_encoders.`.
-LLM_TEXT_ENCODER = frozenset({"flux2", "z_image", "lumina2", "qwen_image", "krea2", "anima"})
+LLM_TEXT_ENCODER = frozenset({"flux2", "z_image", "lumina2", "qwen_image", "krea2", "anima", "ernie_image"})
 NO_KOHYA_TEXT_ENCODER = frozenset({"hunyuan_video15", "ltx2", "hunyuan_image"})
 _LLM_PATHS = ("layers_", "embed_tokens", "norm")
 

@@ -1,6 +1,6 @@
 """Key and shape signals of the diffusion transformers ComfyUI 0.33.0 loads LoRAs for, beyond
 the 0.3.64 set: Flux.2 (dev, Klein 4B/9B), Chroma Radiance, HunyuanVideo 1.5, Z-Image (on the
-Lumina 2 class), LTX-2, Kandinsky 5, Krea 2 and Anima.
+Lumina 2 class), LTX-2, Kandinsky 5, Krea 2, Anima, HunyuanImage 2.1 and Ernie-Image.
 
 Names and widths come from ComfyUI 0.33.0's model classes (comfy/ldm/*, checked by
 tests/integration/test_comfyui_keymap.py on meta-device skeletons). Each detector returns
@@ -243,6 +243,23 @@ def anima(unet):
     adapter = names_any(unet, "anima_llm_adapter", lambda n: n.flat.startswith("llm_adapter_"))
     return "anima", _ANIMA_WIDTH.get(width), (f"Cosmos-Predict2 blocks (self_attn/cross_attn q_proj..output_proj, "
                                                f"mlp.layer1/2), width {width}" + (", LLM adapter" if adapter else ""))
+
+
+# Ernie-Image: `layers.N` like Lumina 2 / Z-Image, but self_attention.to_q/to_k/to_v/to_out and a gated
+# mlp.gate_proj/up_proj/linear_fc2 (Lumina's are attention.qkv/out and feed_forward.w1/w2/w3).
+_ERNIE_LAYER = ("_mlp_gate_proj", "_mlp_up_proj", "_mlp_linear_fc2")
+
+
+def ernie_image_names(flats, indices) -> bool:
+    """Whether the diffusion-model module names are Ernie-Image's."""
+    return "layers" in indices and any(f.startswith("layers_") and ("_self_attention_to_" in f or f.endswith(_ERNIE_LAYER))
+                                       for f in flats)
+
+
+def ernie_image(unet):
+    """Ernie-Image (its names told by ernie_image_names), with its width as evidence."""
+    width = first_in_dim(unet, "self_attention_to_q") or first_in_dim(unet, "mlp_gate_proj")
+    return "ernie_image", None, f"layers.N self_attention + gated mlp (Ernie-Image), width {width}"
 
 
 _LOOK_ALIKE = {

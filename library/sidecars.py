@@ -258,7 +258,8 @@ _BASES = (("noob", "sdxl", "noobai"), ("illustrious", "sdxl", "illustrious"), ("
           ("ltx-2", "ltx2", None), ("ltx 2", "ltx2", None), ("ltxv2", "ltx2", None),
           ("flux", "flux", None), ("chroma", "chroma", None), ("wan", "wan", None), ("hunyuan", "hunyuan_video", None),
           ("qwen", "qwen_image", None), ("hidream", "hidream", None), ("lumina", "lumina2", None), ("ltx", "ltxv", None),
-          ("kandinsky", "kandinsky5", None), ("krea 2", "krea2", None), ("krea2", "krea2", None))
+          ("kandinsky", "kandinsky5", None), ("krea 2", "krea2", None), ("krea2", "krea2", None),
+          ("ernie", "ernie_image", None))
 
 
 def _base_model(found: Found, name: str, value) -> None:

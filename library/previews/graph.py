@@ -69,7 +69,8 @@ LATENT_NODE = {"sd1": "EmptyLatentImage", "sd2": "EmptyLatentImage", "sdxl": "Em
                "z_image": "EmptySD3LatentImage", "lumina2": "EmptySD3LatentImage", "flux2": "EmptyFlux2LatentImage",
                "chroma_radiance": "EmptyChromaRadianceLatentImage", "hunyuan_video15": "EmptyHunyuanVideo15Latent",
                "kandinsky5": "EmptyHunyuanLatentVideo", "hidream": "EmptySD3LatentImage",
-               "krea2": "EmptySD3LatentImage", "anima": "EmptyLatentImage"}
+               "krea2": "EmptySD3LatentImage", "anima": "EmptyLatentImage",
+               "ernie_image": "EmptyFlux2LatentImage"}
 VIDEO_LATENTS = ("EmptyHunyuanLatentVideo", "EmptyHunyuanVideo15Latent")      # take a `length` (one frame)
 # Families whose model takes the sigma itself as timestep (multiplier 1): ModelSamplingSD3's x1000 would be wrong.
 AURAFLOW_SHIFT = ("z_image", "lumina2", "chroma", "chroma_radiance", "flux2")

@@ -34,7 +34,7 @@ from ..index_files import PREVIEW_CONFIG_NAME, JsonUnreadable, read_json
 
 FAMILIES = ("sd1", "sd2", "sdxl", "sd3", "flux", "chroma", "wan", "hunyuan_video", "qwen_image",
             "z_image", "lumina2", "flux2", "chroma_radiance", "hunyuan_video15", "kandinsky5", "hidream", "krea2",
-            "anima")
+            "anima", "ernie_image")
 SD_STYLE = ("sd1", "sd2", "sdxl")                      # one checkpoint holds model, text encoder and VAE
 VIDEO_FAMILIES = ("wan", "hunyuan_video", "hunyuan_video15", "kandinsky5")     # rendered as one frame
 
@@ -47,6 +47,7 @@ CLIP_TYPES = {
     "z_image": {1: "lumina2"}, "lumina2": {1: "lumina2"}, "flux2": {1: "flux2"}, "chroma_radiance": {1: "chroma"},
     "hunyuan_video15": {2: "hunyuan_video_15"}, "kandinsky5": {2: "kandinsky5"},
     "hidream": {4: None}, "krea2": {1: "krea2"}, "anima": {1: "stable_diffusion"},
+    "ernie_image": {1: "flux2"},
 }
 
 # Lumina 2 was trained with a system prompt before the user's (ComfyUI's CLIPTextEncodeLumina2 "superior").
@@ -141,6 +142,10 @@ TEMPLATE_DEFAULTS = {
     # found by the file's shapes, so the loader's type is the plain one).
     "anima": _sep("anima-base-v1.0.safetensors", ["qwen_3_06b_base.safetensors"], "qwen_image_vae.safetensors",
                   "er_sde", "simple", 30, 4.0, (1024, 1024)),
+    # Ernie-Image as ComfyUI 0.33.0's "Text to Image (Ernie Image)" blueprint runs it, without the
+    # prompt-enhancer LLM pass (Turbo: ernie-image-turbo, 8 steps, cfg 1): Flux.2's VAE and latent.
+    "ernie_image": _sep("ernie-image.safetensors", ["ministral-3-3b.safetensors"], "flux2-vae.safetensors",
+                        "euler", "simple", 20, 4.0, (1024, 1024), lora_text_encoder=False),
 }
 # `scheduler` "flux2": Flux.2's resolution-dependent schedule (Flux2Scheduler + SamplerCustomAdvanced).
 FLUX2_SCHEDULER = "flux2"

@@ -42,6 +42,8 @@ EXPECTED = {
     "anima": ("anima", "2B", ["qwen3_06b"], ["BASE"]),
     "anima_peft": ("anima", "2B", [], ["BASE"]),
     "hunyuan_image": ("hunyuan_image", "full", [], _dit(20, 40)),
+    "ernie_image": ("ernie_image", None, [], ["BASE"]),
+    "ernie_image_kohya": ("ernie_image", None, ["ministral3_3b"], ["BASE"]),
 }
 
 
@@ -55,7 +57,7 @@ def test_new_family_inspection(lora_files, name):
     assert arch in ARCHITECTURES
     assert not any("does not map" in w for w in r.warnings), r.warnings
     inspire_note = any("no block layout" in w for w in r.warnings)
-    assert inspire_note == (arch in ("z_image", "ltx2", "kandinsky5", "krea2", "anima"))
+    assert inspire_note == (arch in ("z_image", "ltx2", "kandinsky5", "krea2", "anima", "ernie_image"))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -103,6 +105,7 @@ def test_mixed_bases_warn(tmp_path, first, second, first_meta, warning):
     ("hunyuan_video", "hunyuan_video15", "second.safetensors is hunyuan_video15, but the stack is hunyuan_video"),
     ("hunyuan_video", "hunyuan_image", "second.safetensors is hunyuan_image, but the stack is hunyuan_video"),
     ("wan_lora", "anima", "second.safetensors is anima, but the stack is wan"),
+    ("lumina2", "ernie_image", "second.safetensors is ernie_image, but the stack is lumina2"),
 ])
 def test_mixed_bases_refused(tmp_path, first, second, problem):
     with pytest.raises(PlanError) as err:
@@ -161,6 +164,7 @@ def test_quarantine_allow_lists_take_the_new_families(lora_files):
     ({"modelspec.architecture": "anima-preview/lora"}, ("anima", None)),
     ({"ss_base_model_version": "anima"}, ("anima", None)),
     ({"modelspec.architecture": "hunyuan-image-2.1/lora"}, ("hunyuan_image", None)),
+    ({"modelspec.architecture": "ernie-image/lora"}, ("ernie_image", None)),
 ])
 def test_metadata_names_the_new_families(meta, expected):
     arch, variant, evidence = from_metadata(meta)

@@ -10,7 +10,7 @@ interpreter of an environment that has ComfyUI's dependencies installed (the
 
 ARCH: sd1 sd2 sdxl sd3 flux chroma wan wan13 hunyuan_video qwen_image, and (ComfyUI
 0.33.0 classes) flux2 flux2_klein4b flux2_klein9b wan22_5b z_image lumina2 chroma_radiance
-hunyuan_video15 ltx2 kandinsky5 krea2 anima hunyuan_image
+hunyuan_video15 ltx2 kandinsky5 krea2 anima hunyuan_image ernie_image
 
 What it does (one architecture per process):
 
@@ -52,7 +52,7 @@ import time
 ARCHS = ("sd1", "sd2", "sdxl", "sd3", "flux", "chroma", "wan", "wan13",
          "hunyuan_video", "qwen_image", "flux2", "flux2_klein4b", "flux2_klein9b", "wan22_5b",
          "z_image", "lumina2", "chroma_radiance", "hunyuan_video15", "ltx2", "kandinsky5", "krea2", "anima",
-         "hunyuan_image")
+         "hunyuan_image", "ernie_image")
 
 # unet configs in the form comfy.model_detection.detect_unet_config (0.3.64) returns
 # them for the reference checkpoints (they are fed back through detection on
@@ -184,6 +184,7 @@ UNET_CONFIGS = {
     "kandinsky5": (_UNET_KANDINSKY5, "Kandinsky 5 video lite (dim 1792, 32 visual blocks)"),
     "krea2": (_UNET_KREA2, "Krea 2 (features 6144, 28 blocks)"),
     "hunyuan_image": (_UNET_HUNYUAN_IMAGE, "HunyuanImage 2.1 (hidden 3584, 20 double, 40 single)"),
+    "ernie_image": ({"image_model": "ernie"}, "Ernie-Image (hidden 4096, 36 layers: the class defaults)"),
     "anima": (_UNET_ANIMA, "Anima 2B (Cosmos-Predict2 blocks, 28, with the LLM adapter)"),
 }
 

@@ -19,7 +19,8 @@ CKPT = "sd15_random.safetensors"
 
 # Families whose graphs need what only ComfyUI 0.33.0 has: (node, CLIPLoader/DualCLIPLoader type or None).
 NEEDS_033 = {"flux2": ("Flux2Scheduler", "flux2"), "hunyuan_video15": ("EmptyHunyuanVideo15Latent", "hunyuan_video_15"),
-             "kandinsky5": ("DualCLIPLoader", "kandinsky5"), "krea2": ("CLIPLoader", "krea2")}
+             "kandinsky5": ("DualCLIPLoader", "kandinsky5"), "krea2": ("CLIPLoader", "krea2"),
+             "ernie_image": ("EmptyFlux2LatentImage", "flux2")}
 
 
 def _skip_unless_server_has(object_info, family):
