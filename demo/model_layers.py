@@ -379,6 +379,17 @@ def ernie_image_layers(depth=36, hidden=4096, ffn=12288):
     return layers
 
 
+def omnigen2_layers(depth=32, dim=2520, kv=840, ffn=10240):
+    """OmniGen2: layers.N attention (to_q/k/v, to_out.0; 7 of 21 heads for k/v) and SwiGLU feed_forward."""
+    layers = []
+    for n in range(depth):
+        p = f"layers.{n}"
+        layers += [(f"{p}.attn.to_q", dim, dim, 1), (f"{p}.attn.to_k", kv, dim, 1), (f"{p}.attn.to_v", kv, dim, 1),
+                   (f"{p}.attn.to_out.0", dim, dim, 1), (f"{p}.feed_forward.linear_1", ffn, dim, 1),
+                   (f"{p}.feed_forward.linear_2", dim, ffn, 1), (f"{p}.feed_forward.linear_3", ffn, dim, 1)]
+    return layers
+
+
 def krea2_layers(depth=28, features=6144, kv=1536, mlp=16384):
     """Krea 2 in the diffusers names ComfyUI maps (transformer_blocks.N.attn.to_gate, ff.gate/up/down)."""
     layers = []

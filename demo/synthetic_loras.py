@@ -16,7 +16,7 @@ import numpy as np
 
 from . import safetensors_writer
 from .adapter_tensors import ADAPTERS, NAMING, xlabs_tensors
-from .model_layers import (anima_layers, chroma_radiance_layers, clip_layers, ernie_image_layers, flux2_diffusers_layers, flux2_layers, flux_diffusers_layers, flux_layers,
+from .model_layers import (anima_layers, chroma_radiance_layers, clip_layers, ernie_image_layers, omnigen2_layers, flux2_diffusers_layers, flux2_layers, flux_diffusers_layers, flux_layers,
                            hunyuan_video15_layers, hunyuan_video_layers, kandinsky5_layers, krea2_layers, ltx2_layers,
                            lumina2_layers, llm_te_layers, qwen_image_layers, sd3_layers, sd_unet_layers,
                            sdxl_diffusers_layers, sdxl_unet_layers, t5_layers, wan_layers, z_image_layers)
@@ -197,6 +197,11 @@ FIXTURES.update({
                            alpha=None),
     "ernie_image_kohya": Fixture("Ernie-Image kohya LoRA with Ministral 3 3B text encoder",
                                  [Part(ernie_image_layers(), "kohya_unet"), Part(llm_te_layers(4, 3072, 4096, 1024), "kohya_te")]),
+    # OmniGen2: kohya names with its Qwen2.5-VL 3B text encoder; diffusers names (`transformer.`)
+    "omnigen2": Fixture("OmniGen2 kohya LoRA with Qwen2.5-VL 3B text encoder",
+                        [Part(omnigen2_layers(), "kohya_unet"), Part(llm_te_layers(4, 2048, 2048, 256), "kohya_te")]),
+    "omnigen2_peft": Fixture("OmniGen2 LoRA (diffusers names)", [Part(omnigen2_layers(), "transformer", options={"suffix": "peft"})],
+                             alpha=None),
     "anima_peft": Fixture("Anima diffusion-pipe LoRA (ComfyUI names) with adaLN modulations",
                           [Part(anima_layers(modulation=True), "comfy", options={"suffix": "peft"})], alpha=None),
 })

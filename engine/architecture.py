@@ -18,7 +18,7 @@ ARCHITECTURES = (
     "hidream", "lumina2", "ltxv",
     # families ComfyUI 0.33.0 loads (engine.dit_families)
     "flux2", "chroma_radiance", "z_image", "hunyuan_video15", "ltx2", "kandinsky5", "krea2", "anima",
-    "hunyuan_image", "ernie_image",
+    "hunyuan_image", "ernie_image", "omnigen2",
     "unknown",
 )
 # Architectures whose LoRAs share key names and shapes with another one's (the family root):
@@ -77,6 +77,8 @@ _MODELSPEC = (
     ("krea2", "krea2", None),
     ("anima", "anima", None),
     ("ernie-image", "ernie_image", None),
+    ("omnigen2", "omnigen2", None),
+    ("omnigen-2", "omnigen2", None),
 )
 
 # ss_base_model_version -> (architecture, variant)
@@ -121,6 +123,7 @@ _SS_BASE = (
     ("krea2", "krea2", None),
     ("anima", "anima", None),
     ("ernie_image", "ernie_image", None),
+    ("omnigen2", "omnigen2", None),
 )
 
 
@@ -165,6 +168,8 @@ def from_keys(layout):
         return dit_families.anima(unet)
     if route == "ernie_image":
         return dit_families.ernie_image(unet)
+    if route == "omnigen2":
+        return dit_families.omnigen2(unet)
     if route == "wan":
         return _wan(unet, indices)
     if route == "transformer_blocks":
@@ -217,6 +222,8 @@ def _family_route(layout, unet) -> tuple:
         route = "flux2_diffusers" if dit_families.flux2_diffusers_names(flats) else "transformer_blocks"
     elif dit_families.ernie_image_names(flats, indices):
         route = "ernie_image"
+    elif dit_families.omnigen2_names(flats, indices):
+        route = "omnigen2"
     elif "layers" in indices and any("attention" in f for f in flats):
         route = "lumina"
     elif any(f.startswith(_SD_UNET) for f in flats):

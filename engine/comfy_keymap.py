@@ -20,13 +20,16 @@ _NON_WEIGHT = ("_scale", ".scale")
 RMSNORM_AS_WEIGHT = frozenset(
     {"flux", "flux2", "chroma", "chroma_radiance", "hunyuan_video", "hunyuan_video15", "hunyuan_image"})
 _ATTN_PROJ = ("_to_q", "_to_k", "_to_v", "_to_out_0", "_to_out")
+# Families whose key map has no `transformer.` (diffusers/PEFT) names.
+_GENERIC_NAMES_ONLY = frozenset({"wan", "hunyuan_image", "omnigen2"})
 
 
 # Families whose one text encoder is a decoder LLM (ComfyUI names its weights
 # `<llm>.transformer.model.<path>`): `model_lora_keys_clip` maps kohya `lora_te_<path>` for it, and
 # no CLIP or T5 name (`lora_te_text_model_...`, `lora_te1_`, `text_encoder.`) at all. Families with
 # an LLM beside another encoder get no kohya text-encoder names: only ComfyUI's `text_encoders.`.
-LLM_TEXT_ENCODER = frozenset({"flux2", "z_image", "lumina2", "qwen_image", "krea2", "anima", "ernie_image"})
+LLM_TEXT_ENCODER = frozenset({"flux2", "z_image", "lumina2", "qwen_image", "krea2", "anima", "ernie_image",
+                              "omnigen2"})
 NO_KOHYA_TEXT_ENCODER = frozenset({"hunyuan_video15", "ltx2", "hunyuan_image"})
 _LLM_PATHS = ("layers_", "embed_tokens", "norm")
 
@@ -72,8 +75,8 @@ def unmapped_by_comfyui(layout, architecture: str) -> list:
         elif architecture == "flux2" and name.scheme in ("diffusers", "lycoris", "onetrainer") \
                 and name.flat.startswith(FLUX2_GLOBAL_MOD):
             out.append(m)  # flux_to_diffusers has no name for Flux.2's shared modulation layers
-        elif architecture in ("wan", "hunyuan_image") and name.scheme in ("diffusers", "peft"):
-            out.append(m)  # WAN and HunyuanImage map only `diffusion_model.<path>` and `lora_unet_<path>`
+        elif architecture in _GENERIC_NAMES_ONLY and name.scheme in ("diffusers", "peft"):
+            out.append(m)  # these map only `diffusion_model.<path>`, `lora_unet_<path>` (OmniGen2: bare `<path>`)
         elif architecture == "hunyuan_image" and tencent_spelling(name):
             out.append(m)  # ... in ComfyUI's spelling of the layers (see dit_families.HUNYUAN_IMAGE_WIDTH)
         elif m.adapter in ("norm", "bias") and name.raw.endswith(_NON_WEIGHT) and \

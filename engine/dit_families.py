@@ -1,6 +1,6 @@
 """Key and shape signals of the diffusion transformers ComfyUI 0.33.0 loads LoRAs for, beyond
 the 0.3.64 set: Flux.2 (dev, Klein 4B/9B), Chroma Radiance, HunyuanVideo 1.5, Z-Image (on the
-Lumina 2 class), LTX-2, Kandinsky 5, Krea 2, Anima, HunyuanImage 2.1 and Ernie-Image.
+Lumina 2 class), LTX-2, Kandinsky 5, Krea 2, Anima, HunyuanImage 2.1, Ernie-Image and OmniGen2.
 
 Names and widths come from ComfyUI 0.33.0's model classes (comfy/ldm/*, checked by
 tests/integration/test_comfyui_keymap.py on meta-device skeletons). Each detector returns
@@ -260,6 +260,23 @@ def ernie_image(unet):
     """Ernie-Image (its names told by ernie_image_names), with its width as evidence."""
     width = first_in_dim(unet, "self_attention_to_q") or first_in_dim(unet, "mlp_gate_proj")
     return "ernie_image", None, f"layers.N self_attention + gated mlp (Ernie-Image), width {width}"
+
+
+# OmniGen2: Lumina-style `layers.N` (and noise/context/ref-image refiners) named attn.to_q/to_k/to_v/
+# to_out.0 and feed_forward.linear_1/2/3 (Lumina 2 and Z-Image say `attention` and w1/w2/w3).
+_OMNIGEN2_STACKS = ("layers_", "noise_refiner_", "context_refiner_", "ref_image_refiner_")
+
+
+def omnigen2_names(flats, indices) -> bool:
+    """Whether the diffusion-model module names are OmniGen2's."""
+    return "layers" in indices and any(f.startswith(_OMNIGEN2_STACKS) and ("_attn_to_" in f or "_feed_forward_linear_" in f)
+                                       for f in flats)
+
+
+def omnigen2(unet):
+    """OmniGen2 (its names told by omnigen2_names), with its width as evidence."""
+    width = first_in_dim(unet, "attn_to_q") or first_in_dim(unet, "feed_forward_linear_1")
+    return "omnigen2", None, f"layers.N attn.to_q.. + feed_forward.linear_1/2/3 (OmniGen2), width {width}"
 
 
 _LOOK_ALIKE = {

@@ -191,7 +191,7 @@ def _normalize_uncached(module: str) -> ModuleName:
 SINGLE_TEXT_ENCODER = {
     "sd2": "clip_h", "z_image": "qwen3_4b", "lumina2": "gemma2_2b", "qwen_image": "qwen25_7b",
     "hunyuan_video15": "qwen25_7b", "krea2": "qwen3vl_4b", "ltx2": "gemma3_12b",
-    "anima": "qwen3_06b", "ernie_image": "ministral3_3b",
+    "anima": "qwen3_06b", "ernie_image": "ministral3_3b", "omnigen2": "qwen25_3b",
 }
 
 

@@ -24,13 +24,13 @@ def block_order(label: str):
 
 # Architecture families whose blocks Inspire groups; every other architecture is BASE-only:
 # Inspire 1.21 groups only `input_blocks`/`middle_block`/`output_blocks`/`double_blocks`/
-# `single_blocks` keys (WAN, Qwen-Image, Z-Image, LTX, Kandinsky 5, Krea 2, Anima and Ernie-Image blocks
-# are BASE).
+# `single_blocks` keys (WAN, Qwen-Image, Z-Image, LTX, Kandinsky 5, Krea 2, Anima, Ernie-Image and
+# OmniGen2 blocks are BASE).
 UNET_FAMILY = frozenset({"sd1", "sd2", "sdxl"})
 DIT_FAMILY = frozenset({"flux", "chroma", "hunyuan_video", "flux2", "chroma_radiance", "hunyuan_video15",
                         "hunyuan_image"})
 # BASE-only families whose inspection says so in a warning (the ComfyUI 0.33.0 additions).
-NOTED_BASE_ONLY = frozenset({"z_image", "ltx2", "kandinsky5", "krea2", "anima", "ernie_image"})
+NOTED_BASE_ONLY = frozenset({"z_image", "ltx2", "kandinsky5", "krea2", "anima", "ernie_image", "omnigen2"})
 
 
 def _sd_compvis(m):

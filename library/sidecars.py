@@ -259,7 +259,7 @@ _BASES = (("noob", "sdxl", "noobai"), ("illustrious", "sdxl", "illustrious"), ("
           ("flux", "flux", None), ("chroma", "chroma", None), ("wan", "wan", None), ("hunyuan", "hunyuan_video", None),
           ("qwen", "qwen_image", None), ("hidream", "hidream", None), ("lumina", "lumina2", None), ("ltx", "ltxv", None),
           ("kandinsky", "kandinsky5", None), ("krea 2", "krea2", None), ("krea2", "krea2", None),
-          ("ernie", "ernie_image", None))
+          ("ernie", "ernie_image", None), ("omnigen", "omnigen2", None))
 
 
 def _base_model(found: Found, name: str, value) -> None:

@@ -20,7 +20,8 @@ _MODEL_FAMILY = (("Flux2", "flux2"), ("HunyuanVideo15", "hunyuan_video15"), ("SD
                  ("HunyuanVideo", "hunyuan_video"), ("QwenImage", "qwen_image"), ("ZImage", "z_image"),
                  ("Lumina2", "lumina2"), ("LTXAV", "ltxv"), ("LTXV", "ltxv"), ("Kandinsky5", "kandinsky5"),
                  ("Krea2", "krea2"), ("Anima", "anima"),
-                 ("HunyuanImage21", "hunyuan_image"), ("ErnieImage", "ernie_image"))
+                 ("HunyuanImage21", "hunyuan_image"), ("ErnieImage", "ernie_image"),
+                 ("Omnigen2", "omnigen2"))
 
 
 def model_family(model) -> str | None:

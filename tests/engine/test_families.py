@@ -44,6 +44,7 @@ EXPECTED = {
     "hunyuan_image": ("hunyuan_image", "full", [], _dit(20, 40)),
     "ernie_image": ("ernie_image", None, [], ["BASE"]),
     "ernie_image_kohya": ("ernie_image", None, ["ministral3_3b"], ["BASE"]),
+    "omnigen2": ("omnigen2", None, ["qwen25_3b"], ["BASE"]),
 }
 
 
@@ -57,7 +58,7 @@ def test_new_family_inspection(lora_files, name):
     assert arch in ARCHITECTURES
     assert not any("does not map" in w for w in r.warnings), r.warnings
     inspire_note = any("no block layout" in w for w in r.warnings)
-    assert inspire_note == (arch in ("z_image", "ltx2", "kandinsky5", "krea2", "anima", "ernie_image"))
+    assert inspire_note == (arch in ("z_image", "ltx2", "kandinsky5", "krea2", "anima", "ernie_image", "omnigen2"))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -106,6 +107,7 @@ def test_mixed_bases_warn(tmp_path, first, second, first_meta, warning):
     ("hunyuan_video", "hunyuan_image", "second.safetensors is hunyuan_image, but the stack is hunyuan_video"),
     ("wan_lora", "anima", "second.safetensors is anima, but the stack is wan"),
     ("lumina2", "ernie_image", "second.safetensors is ernie_image, but the stack is lumina2"),
+    ("z_image", "omnigen2", "second.safetensors is omnigen2, but the stack is z_image"),
 ])
 def test_mixed_bases_refused(tmp_path, first, second, problem):
     with pytest.raises(PlanError) as err:
@@ -165,6 +167,7 @@ def test_quarantine_allow_lists_take_the_new_families(lora_files):
     ({"ss_base_model_version": "anima"}, ("anima", None)),
     ({"modelspec.architecture": "hunyuan-image-2.1/lora"}, ("hunyuan_image", None)),
     ({"modelspec.architecture": "ernie-image/lora"}, ("ernie_image", None)),
+    ({"ss_base_model_version": "omnigen2"}, ("omnigen2", None)),
 ])
 def test_metadata_names_the_new_families(meta, expected):
     arch, variant, evidence = from_metadata(meta)
@@ -179,3 +182,10 @@ def test_hunyuan_image_in_tencent_names_is_reported_as_not_loading(lora_files):
     assert any(w.startswith("320 of 320 module(s) use names ComfyUI does not map") for w in r.warnings), r.warnings
     video = inspect_file(lora_files("hunyuan_video"))             # the same names load on HunyuanVideo
     assert video.architecture == "hunyuan_video" and len(video.blocks) == 61 and not video.warnings
+
+
+def test_omnigen2_in_diffusers_names_is_reported_as_not_loading(lora_files):
+    """ComfyUI maps OmniGen2 LoRAs by bare and generic names only: `transformer.layers...` loads nothing."""
+    r = inspect_file(lora_files("omnigen2_peft"))
+    assert (r.architecture, r.blocks) == ("omnigen2", ["BASE"])
+    assert any(w.startswith("224 of 224 module(s) use names ComfyUI does not map") for w in r.warnings), r.warnings

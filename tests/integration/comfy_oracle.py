@@ -10,7 +10,7 @@ interpreter of an environment that has ComfyUI's dependencies installed (the
 
 ARCH: sd1 sd2 sdxl sd3 flux chroma wan wan13 hunyuan_video qwen_image, and (ComfyUI
 0.33.0 classes) flux2 flux2_klein4b flux2_klein9b wan22_5b z_image lumina2 chroma_radiance
-hunyuan_video15 ltx2 kandinsky5 krea2 anima hunyuan_image ernie_image
+hunyuan_video15 ltx2 kandinsky5 krea2 anima hunyuan_image ernie_image omnigen2
 
 What it does (one architecture per process):
 
@@ -52,7 +52,7 @@ import time
 ARCHS = ("sd1", "sd2", "sdxl", "sd3", "flux", "chroma", "wan", "wan13",
          "hunyuan_video", "qwen_image", "flux2", "flux2_klein4b", "flux2_klein9b", "wan22_5b",
          "z_image", "lumina2", "chroma_radiance", "hunyuan_video15", "ltx2", "kandinsky5", "krea2", "anima",
-         "hunyuan_image", "ernie_image")
+         "hunyuan_image", "ernie_image", "omnigen2")
 
 # unet configs in the form comfy.model_detection.detect_unet_config (0.3.64) returns
 # them for the reference checkpoints (they are fed back through detection on
@@ -185,6 +185,11 @@ UNET_CONFIGS = {
     "krea2": (_UNET_KREA2, "Krea 2 (features 6144, 28 blocks)"),
     "hunyuan_image": (_UNET_HUNYUAN_IMAGE, "HunyuanImage 2.1 (hidden 3584, 20 double, 40 single)"),
     "ernie_image": ({"image_model": "ernie"}, "Ernie-Image (hidden 4096, 36 layers: the class defaults)"),
+    "omnigen2": ({"image_model": "omnigen2", "axes_dim_rope": [40, 40, 40], "axes_lens": [1024, 1664, 1664],
+                  "ffn_dim_multiplier": None, "hidden_size": 2520, "in_channels": 16, "multiple_of": 256,
+                  "norm_eps": 1e-05, "num_attention_heads": 21, "num_kv_heads": 7, "num_layers": 32,
+                  "num_refiner_layers": 2, "out_channels": None, "patch_size": 2, "text_feat_dim": 2048,
+                  "timestep_scale": 1000.0}, "OmniGen2 (hidden 2520, 32 layers)"),
     "anima": (_UNET_ANIMA, "Anima 2B (Cosmos-Predict2 blocks, 28, with the LLM adapter)"),
 }
 

@@ -47,6 +47,7 @@ BY_ARCH = {
     "anima": ["anima", "anima_peft"],
     "hunyuan_image": ["hunyuan_image", "hunyuan_image_tencent"],
     "ernie_image": ["ernie_image", "ernie_image_kohya"],
+    "omnigen2": ["omnigen2", "omnigen2_peft"],
 }
 # The 14B experts of WAN 2.2 are WAN 2.1 14B's class and shapes.
 BY_ARCH["wan"] = BY_ARCH["wan"] + ["wan22_high", "wan22_low"]

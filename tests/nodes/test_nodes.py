@@ -146,7 +146,7 @@ def test_planner_tells_flux2_from_flux(service, library):
     ("HunyuanVideo", "hunyuan_video"), ("ZImage", "z_image"), ("Lumina2", "lumina2"), ("WAN22_T2V", "wan"),
     ("LTXAV", "ltxv"), ("Kandinsky5Image", "kandinsky5"), ("Krea2", "krea2"), ("QwenImage", "qwen_image"),
     ("Anima", "anima"), ("HunyuanImage21", "hunyuan_image"), ("ErnieImage", "ernie_image"),
-    ("Lens", None),
+    ("Omnigen2", "omnigen2"), ("Lens", None),
 ])
 def test_model_family_of_comfyui_033_classes(class_name, family):
     """The MODEL check compares ComfyUI's model class with the stack's family (engine FAMILY roots)."""
