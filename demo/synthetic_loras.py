@@ -16,9 +16,10 @@ import numpy as np
 
 from . import safetensors_writer
 from .adapter_tensors import ADAPTERS, NAMING, xlabs_tensors
-from .model_layers import (anima_layers, chroma_radiance_layers, clip_layers, ernie_image_layers, omnigen2_layers, flux2_diffusers_layers, flux2_layers, flux_diffusers_layers, flux_layers,
-                           hunyuan_video15_layers, hunyuan_video_layers, kandinsky5_layers, krea2_layers, ltx2_layers,
-                           lumina2_layers, llm_te_layers, qwen_image_layers, sd3_layers, sd_unet_layers,
+from .model_layers import (anima_layers, chroma_radiance_layers, clip_layers, ernie_image_layers, flux2_diffusers_layers,
+                           flux2_layers, flux_diffusers_layers, flux_layers, hunyuan_video15_layers, hunyuan_video_layers,
+                           kandinsky5_layers, krea2_layers, ltx2_layers, lumina2_layers, llm_te_layers, omnigen2_layers,
+                           qwen_image_layers, sd3_layers, sd_unet_layers,
                            sdxl_diffusers_layers, sdxl_unet_layers, t5_layers, wan_layers, z_image_layers)
 
 

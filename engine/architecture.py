@@ -146,7 +146,6 @@ def from_metadata(meta: dict):
 
 _BLOCK_INDEX = re.compile(r"^(double_blocks|single_blocks|joint_blocks|blocks|transformer_blocks|single_transformer_blocks|double_stream_blocks|layers)_(\d+)(?:_|$)")
 _SD_UNET = ("input_blocks_", "middle_block_", "output_blocks_", "down_blocks_", "mid_block_", "up_blocks_")
-_HUNYUAN_NAMES = ("img_mlp_fc1", "img_mod_linear", "txt_mod_linear", "modulation_linear", "individual_token_refiner", "img_attn_qkv_")
 
 
 def from_keys(layout):
@@ -256,7 +255,7 @@ def _dit_family(unet, indices):
     newer = dit_families.double_single(unet, doubles, singles)
     if newer:
         return newer
-    tencent = dit_families.names_any(unet, "tencent", _tencent_name)
+    tencent = dit_families.names_any(unet, "tencent", dit_families.tencent_name)
     if tencent or (doubles and max(doubles) >= 19) or (singles and max(singles) >= 38):
         why = "Tencent layer names" if tencent else f"double_blocks up to {max(doubles, default=-1)}, single_blocks up to {max(singles, default=-1)}"
         hidden = first_in_dim(unet, "double_blocks", "attn_qkv") or first_in_dim(unet, "single_blocks", "linear1")
@@ -265,12 +264,6 @@ def _dit_family(unet, indices):
         return "hunyuan_video", _coverage(doubles, singles, 20, 40), f"double/single blocks with {why}"
     arch = "chroma" if dit_families.names_any(unet, "chroma_guidance", lambda n: "distilled_guidance_layer" in n.flat) else "flux"
     return arch, _coverage(doubles, singles, 19, 38), f"double_blocks/single_blocks ({len(doubles)} double, {len(singles)} single)"
-
-
-def _tencent_name(name) -> bool:
-    """HunyuanVideo's own layer names (Flux's are different for the same blocks)."""
-    return any(n in name.flat for n in _HUNYUAN_NAMES if n != "img_attn_qkv_") or \
-        ".img_attn_qkv" in name.raw or ".txt_attn_qkv" in name.raw
 
 
 def _coverage(doubles, singles, n_double, n_single):

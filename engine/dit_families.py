@@ -73,9 +73,19 @@ _TENCENT_FLAT = ("_mlp_fc1", "_mlp_fc2", "_mod_linear", "modulation_linear")
 _TENCENT_RAW = (".img_attn_qkv", ".txt_attn_qkv", ".img_attn_proj", ".txt_attn_proj")
 
 
+# Names only HunyuanVideo-family files have (Flux names the same blocks differently): the detection
+# hint of its Tencent layer names, with the text refiner ComfyUI's class keeps too.
+_HUNYUAN_NAMES = ("img_mlp_fc1", "img_mod_linear", "txt_mod_linear", "modulation_linear", "individual_token_refiner")
+
+
 def tencent_spelling(name) -> bool:
     """Whether a module name (keys.ModuleName) is spelled as Tencent's HunyuanVideo code spells it."""
     return name.flat.endswith(_TENCENT_FLAT) or name.raw.endswith(_TENCENT_RAW)
+
+
+def tencent_name(name) -> bool:
+    """Whether a module name points to the HunyuanVideo family rather than Flux (its layer names)."""
+    return any(n in name.flat for n in _HUNYUAN_NAMES) or ".img_attn_qkv" in name.raw or ".txt_attn_qkv" in name.raw
 
 
 _NERF_HEAD = ("nerf_blocks_", "nerf_final_layer", "nerf_image_embedder", "img_in_patch")

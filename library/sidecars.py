@@ -249,12 +249,13 @@ READERS = {"metadata.json": _lora_manager, "json": _a1111, "rgthree-info.json": 
 
 # Civitai's and A1111's base-model names -> (architecture, descendant hint), most specific first.
 _BASES = (("noob", "sdxl", "noobai"), ("illustrious", "sdxl", "illustrious"), ("pony", "sdxl", "pony"),
-          ("animagine", "sdxl", "animagine"), ("anima", "anima", None), ("sdxl", "sdxl", None), ("sd 1", "sd1", None), ("sd1", "sd1", None),
+          ("animagine", "sdxl", "animagine"), ("anima", "anima", None), ("sdxl", "sdxl", None), ("sd 1", "sd1", None),
+          ("sd1", "sd1", None),
           ("sd 2", "sd2", None), ("sd2", "sd2", None), ("sd 3", "sd3", None), ("sd3", "sd3", None),
           ("flux.2", "flux2", None), ("flux 2", "flux2", None), ("chroma radiance", "chroma_radiance", None),
           ("zimage", "z_image", None), ("z-image", "z_image", None), ("z image", "z_image", None),
-          ("hunyuan video 1.5", "hunyuan_video15", None), ("hunyuan image", "hunyuan_image", None),
-          ("hunyuanimage", "hunyuan_image", None), ("hunyuanvideo 1.5", "hunyuan_video15", None),
+          ("hunyuan video 1.5", "hunyuan_video15", None), ("hunyuanvideo 1.5", "hunyuan_video15", None),
+          ("hunyuan image", "hunyuan_image", None), ("hunyuanimage", "hunyuan_image", None),
           ("ltx-2", "ltx2", None), ("ltx 2", "ltx2", None), ("ltxv2", "ltx2", None),
           ("flux", "flux", None), ("chroma", "chroma", None), ("wan", "wan", None), ("hunyuan", "hunyuan_video", None),
           ("qwen", "qwen_image", None), ("hidream", "hidream", None), ("lumina", "lumina2", None), ("ltx", "ltxv", None),
